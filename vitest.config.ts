@@ -1,0 +1,43 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `workers` runs inside workerd through the Workers vitest pool, `node` runs
+// integration tests (real processes, real clients) in Node. `npm test` runs them one after another.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            main: './workers/index.ts',
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                UPSTREAMS: JSON.stringify({ 'docker.io': inject('fakeUpstreamUrl'), 'ghcr.io': inject('fakeUpstreamUrl') }),
+                FASTREG_TOKEN: 'test-token-0123456789abcdef',
+                LEASE_TTL_MS: '2000',
+                UPSTREAM_TIMEOUT_MS: '3000',
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'workers',
+          include: ['test/workers/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'node',
+          include: ['test/node/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});

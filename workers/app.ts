@@ -1,0 +1,27 @@
+import { Hono } from 'hono';
+import type { AppEnv } from './app-env.js';
+import { ConfigError } from './config.js';
+import { loadConfig } from './middleware/config.js';
+import { requestLimits } from './middleware/limits.js';
+import { OciError, ociErrorResponse } from './oci/index.js';
+import { registryRoutes } from './routes/registry.js';
+
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use('*', requestLimits());
+  app.use('*', loadConfig());
+
+  app.route('/v2', registryRoutes());
+
+  app.notFound((c) => ociErrorResponse(new OciError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path.slice(0, 120)}`), c.req.method));
+  app.onError((err, c) => {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return ociErrorResponse(new OciError('UNKNOWN', err.message), c.req.method);
+    }
+    if (!(err instanceof OciError) || err.status >= 500) console.error(`${c.req.method} ${c.req.path}:`, err);
+    return ociErrorResponse(err, c.req.method);
+  });
+  return app;
+}

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+// The one reader of edge configuration: wrangler.toml [vars] plus secrets, validated once per isolate.
+
+const jsonString = <T extends z.ZodType>(schema: T, what: string) =>
+  z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${what} must be valid JSON` });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+
+const intFromString = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const upstreamUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, ''));
+
+const credentialsSchema = z.record(
+  z.string(),
+  z.union([
+    z.object({ username: z.string().min(1), password: z.string().min(1) }).strict(),
+    z.object({ token: z.string().min(1) }).strict(),
+  ]),
+);
+
+const configSchema = z.object({
+  UPSTREAMS: jsonString(z.record(z.string().min(1), upstreamUrl), 'UPSTREAMS').default({
+    'docker.io': 'https://registry-1.docker.io',
+  }),
+  DEFAULT_REGISTRY: z.string().min(1).default('docker.io'),
+  MANIFEST_TAG_TTL_SECONDS: intFromString(0, 86_400 * 30).default(60),
+  UPSTREAM_TIMEOUT_MS: intFromString(100, 600_000).default(30_000),
+  PULL_ACCESS: z.enum(['public', 'token']).default('public'),
+  LEASE_TTL_MS: intFromString(1_000, 3_600_000).default(30_000),
+  LEASE_MAX_HOLDERS: intFromString(1, 64).default(1),
+  /** Blobs at or above this size are written to R2 with multipart upload. */
+  MULTIPART_THRESHOLD_BYTES: intFromString(5 * 1024 * 1024, 5 * 1024 ** 3).default(64 * 1024 * 1024),
+  MULTIPART_PART_BYTES: intFromString(5 * 1024 * 1024, 5 * 1024 ** 3).default(16 * 1024 * 1024),
+  FASTREG_TOKEN: z.string().min(16, 'FASTREG_TOKEN must be at least 16 characters').optional(),
+  UPSTREAM_CREDENTIALS: jsonString(credentialsSchema, 'UPSTREAM_CREDENTIALS').optional(),
+});
+
+export type EdgeConfig = z.output<typeof configSchema> & {
+  upstreams: ReadonlyMap<string, string>;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid FastReg edge configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the raw env (vars and secrets). Throws ConfigError listing every bad value. */
+export function parseConfig(env: Record<string, unknown>): EdgeConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
+  }
+  const config = result.data;
+  if (!(config.DEFAULT_REGISTRY in config.UPSTREAMS)) {
+    throw new ConfigError([`DEFAULT_REGISTRY: "${config.DEFAULT_REGISTRY}" is not a key of UPSTREAMS`]);
+  }
+  return { ...config, upstreams: new Map(Object.entries(config.UPSTREAMS)) };
+}
+
+const cache = new WeakMap<object, EdgeConfig>();
+
+/** Config for this env object, parsed once per isolate. */
+export function getConfig(env: object): EdgeConfig {
+  let config = cache.get(env);
+  if (!config) {
+    config = parseConfig(env as Record<string, unknown>);
+    cache.set(env, config);
+  }
+  return config;
+}

@@ -1,0 +1,39 @@
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../app-env.js';
+import { OciError } from '../oci/index.js';
+
+export interface RequireTokenOptions {
+  /** Let the request through without a token when this returns true (e.g. public pulls). */
+  skip?: (config: AppEnv['Variables']['config']) => boolean;
+  realm?: string;
+}
+
+/** Bearer-token guard for writes and coordination endpoints. The token is the FASTREG_TOKEN secret. */
+export function requireToken({ skip, realm = 'fastreg' }: RequireTokenOptions = {}): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const config = c.get('config');
+    if (skip?.(config)) return next();
+    const expected = config.FASTREG_TOKEN;
+    const challenge = { 'WWW-Authenticate': `Bearer realm="${realm}"` };
+    if (!expected) {
+      throw new OciError('UNAUTHORIZED', 'this endpoint needs FASTREG_TOKEN, which is not configured on the edge', { headers: challenge });
+    }
+    const presented = bearerToken(c.req.header('Authorization'));
+    if (presented === undefined) throw new OciError('UNAUTHORIZED', 'missing bearer token', { headers: challenge });
+    if (!timingSafeEqual(presented, expected)) throw new OciError('UNAUTHORIZED', 'invalid bearer token', { headers: challenge });
+    await next();
+  };
+}
+
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  return match?.[1];
+}
+
+export function timingSafeEqual(a: string, b: string): boolean {
+  const left = new TextEncoder().encode(a);
+  const right = new TextEncoder().encode(b);
+  let diff = left.length ^ right.length;
+  for (let i = 0; i < Math.max(left.length, right.length); i++) diff |= (left[i] ?? 0) ^ (right[i] ?? 0);
+  return diff === 0;
+}

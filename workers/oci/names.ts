@@ -1,0 +1,79 @@
+import { OciError } from './errors.js';
+import { isDigestLike, parseDigest } from './digest.js';
+
+export const MAX_NAME_LENGTH = 255;
+// OCI distribution-spec repository name grammar: lowercase path components separated by '/'.
+const NAME_COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+
+/** Validates a repository name; throws NAME_INVALID naming the offending part. */
+export function validateName(name: string): string {
+  if (name.length === 0) throw new OciError('NAME_INVALID', 'repository name is empty');
+  if (name.length > MAX_NAME_LENGTH) {
+    throw new OciError('NAME_INVALID', `repository name is longer than ${MAX_NAME_LENGTH} characters`);
+  }
+  for (const component of name.split('/')) {
+    if (component === '') throw new OciError('NAME_INVALID', `repository name "${name}" has an empty path segment`);
+    if (component === '.' || component === '..') {
+      throw new OciError('NAME_INVALID', `repository name "${name}" contains a "${component}" segment`);
+    }
+    if (!NAME_COMPONENT.test(component)) {
+      throw new OciError(
+        'NAME_INVALID',
+        `repository name segment "${component}" is invalid: use lowercase letters, digits and single separators`,
+      );
+    }
+  }
+  return name;
+}
+
+export type Reference = { kind: 'tag'; tag: string } | { kind: 'digest'; digest: string };
+
+/** A manifest reference is a tag or a digest. */
+export function parseReference(reference: string): Reference {
+  if (reference.includes(':')) {
+    if (!isDigestLike(reference)) throw new OciError('DIGEST_INVALID', `invalid manifest reference "${reference.slice(0, 80)}"`);
+    return { kind: 'digest', digest: parseDigest(reference).value };
+  }
+  if (!TAG.test(reference)) {
+    throw new OciError('MANIFEST_INVALID', `invalid tag "${reference.slice(0, 80)}": 1-128 characters of [A-Za-z0-9_.-], not starting with . or -`, {
+      status: 400,
+    });
+  }
+  return { kind: 'tag', tag: reference };
+}
+
+export type RegistryPath =
+  | { kind: 'base' }
+  | { kind: 'manifest'; name: string; reference: Reference }
+  | { kind: 'blob'; name: string; digest: string }
+  | { kind: 'upload'; name: string }
+  | { kind: 'tags'; name: string };
+
+const ROUTE = /^\/v2\/(.+)\/(manifests|blobs|tags)\/(.*)$/;
+
+/**
+ * Parses a `/v2/...` path. Names contain slashes, so the route is matched from the right:
+ * the last `/manifests/`, `/blobs/` or `/tags/` separates name from reference.
+ */
+export function parseRegistryPath(pathname: string): RegistryPath {
+  if (pathname === '/v2' || pathname === '/v2/') return { kind: 'base' };
+  const match = ROUTE.exec(pathname);
+  if (!match) throw new OciError('NOT_FOUND', `no registry route for ${pathname.slice(0, 120)}`);
+  const [, rawName = '', section, rest = ''] = match;
+  const name = validateName(rawName);
+  if (section === 'tags') {
+    if (rest !== 'list') throw new OciError('NOT_FOUND', `no registry route for ${pathname.slice(0, 120)}`);
+    return { kind: 'tags', name };
+  }
+  if (section === 'blobs') {
+    if (rest === 'uploads' || rest.startsWith('uploads/')) return { kind: 'upload', name };
+    return { kind: 'blob', name, digest: parseDigest(rest).value };
+  }
+  return { kind: 'manifest', name, reference: parseReference(rest) };
+}
+
+/** Docker Hub keeps official images under `library/`; dockerd adds it, other clients may not. */
+export function withDockerHubLibrary(name: string): string {
+  return name.includes('/') ? name : `library/${name}`;
+}
