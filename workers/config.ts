@@ -24,6 +24,14 @@ const credentialsSchema = z.record(
   ]),
 );
 
+const ownerTokensSchema = z
+  .record(
+    z.string().regex(/^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$/, 'owner names are 1-63 lowercase characters of [a-z0-9._-]'),
+    z.string().min(16, 'owner tokens must be at least 16 characters'),
+  )
+  .refine((tokens) => new Set(Object.values(tokens)).size === Object.keys(tokens).length, 'two owners share one token')
+  .refine((tokens) => !('admin' in tokens), '"admin" is reserved for FASTREG_TOKEN');
+
 const configSchema = z.object({
   UPSTREAMS: jsonString(z.record(z.string().min(1), upstreamUrl), 'UPSTREAMS').default({
     'docker.io': 'https://registry-1.docker.io',
@@ -32,6 +40,8 @@ const configSchema = z.object({
   MANIFEST_TAG_TTL_SECONDS: intFromString(0, 86_400 * 30).default(60),
   UPSTREAM_TIMEOUT_MS: intFromString(100, 600_000).default(30_000),
   PULL_ACCESS: z.enum(['public', 'token']).default('public'),
+  /** "public": anyone may read service records. "token": reads need the admin or an owner token. */
+  SERVICES_READ_ACCESS: z.enum(['public', 'token']).default('public'),
   LEASE_TTL_MS: intFromString(1_000, 3_600_000).default(30_000),
   LEASE_MAX_HOLDERS: intFromString(1, 64).default(1),
   /** Blobs at or above this size are written to R2 with multipart upload. */
@@ -39,6 +49,8 @@ const configSchema = z.object({
   MULTIPART_PART_BYTES: intFromString(5 * 1024 * 1024, 5 * 1024 ** 3).default(16 * 1024 * 1024),
   FASTREG_TOKEN: z.string().min(16, 'FASTREG_TOKEN must be at least 16 characters').optional(),
   UPSTREAM_CREDENTIALS: jsonString(credentialsSchema, 'UPSTREAM_CREDENTIALS').optional(),
+  /** Owner tokens for service records: {owner: token}. The owner of a record is the token that created it. */
+  OWNER_TOKENS: jsonString(ownerTokensSchema, 'OWNER_TOKENS').optional(),
 });
 
 export type EdgeConfig = z.output<typeof configSchema> & {

@@ -37,3 +37,24 @@ export function timingSafeEqual(a: string, b: string): boolean {
   for (let i = 0; i < Math.max(left.length, right.length); i++) diff |= (left[i] ?? 0) ^ (right[i] ?? 0);
   return diff === 0;
 }
+
+/** Who a bearer token belongs to: the admin (FASTREG_TOKEN) or a named owner (OWNER_TOKENS). */
+export interface TokenIdentity {
+  identity: string;
+  admin: boolean;
+}
+
+/** Resolves the request's bearer token to an identity; throws UNAUTHORIZED (with a challenge) when it matches none. */
+export function identifyBearer(config: AppEnv['Variables']['config'], authorization: string | undefined, realm = 'fastreg'): TokenIdentity {
+  const challenge = { 'WWW-Authenticate': `Bearer realm="${realm}"` };
+  const presented = bearerToken(authorization);
+  if (presented === undefined) throw new OciError('UNAUTHORIZED', 'missing bearer token', { headers: challenge });
+  if (config.FASTREG_TOKEN !== undefined && timingSafeEqual(presented, config.FASTREG_TOKEN)) return { identity: 'admin', admin: true };
+  let owner: string | undefined;
+  // Compare against every token so the time taken does not reveal which owner matched.
+  for (const [name, token] of Object.entries(config.OWNER_TOKENS ?? {})) {
+    if (timingSafeEqual(presented, token)) owner = name;
+  }
+  if (owner !== undefined) return { identity: owner, admin: false };
+  throw new OciError('UNAUTHORIZED', 'invalid bearer token', { headers: challenge });
+}
