@@ -44,6 +44,8 @@ const configSchema = z.object({
   SERVICES_READ_ACCESS: z.enum(['public', 'token']).default('public'),
   LEASE_TTL_MS: intFromString(1_000, 3_600_000).default(30_000),
   LEASE_MAX_HOLDERS: intFromString(1, 64).default(1),
+  /** Registered keys each LeaseShard keeps before evicting the least recently used. */
+  LEASE_SHARD_CAPACITY: intFromString(1, 10_000_000).default(100_000),
   /** Blobs at or above this size are written to R2 with multipart upload. */
   MULTIPART_THRESHOLD_BYTES: intFromString(5 * 1024 * 1024, 5 * 1024 ** 3).default(64 * 1024 * 1024),
   MULTIPART_PART_BYTES: intFromString(5 * 1024 * 1024, 5 * 1024 ** 3).default(16 * 1024 * 1024),
