@@ -1,3 +1,220 @@
 import { DurableObject } from 'cloudflare:workers';
+import { getConfig } from '../workers/config.js';
+import type {
+  AcquireOptions,
+  AcquireResult,
+  BlobLeaseStats,
+  CompleteResult,
+  ReleaseResult,
+  RenewResult,
+  StoredBlob,
+  WaitResult,
+} from './blob-lease-types.js';
+import { MAX_HOLDER_NAME, MAX_LEASE_HOLDERS, MAX_LEASE_TTL_MS, MAX_WAIT_MS, MIN_LEASE_TTL_MS } from './constants.js';
 
-export class BlobLease extends DurableObject<Env> {}
+export type * from './blob-lease-types.js';
+
+interface Holder {
+  holder: string;
+  expiresAt: number;
+}
+
+interface Waiter {
+  resolve: (result: WaitResult) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+type Counter = 'granted' | 'renewed' | 'expired' | 'released' | 'completed';
+
+const clamp = (value: number, min: number, max: number) => Math.min(max, Math.max(min, Math.floor(value)));
+
+/**
+ * One actor per blob digest (`BLOB_LEASE.getByName(digest)`): decides who fetches the blob from
+ * upstream. State is absent | leased(holders, expiresAt) | stored(size, location), kept in SQLite
+ * and mirrored in memory so the hot path is synchronous.
+ */
+export class BlobLease extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private readonly holders = new Map<string, Holder>();
+  private stored: StoredBlob | undefined;
+  private readonly counters: Record<Counter, number> = { granted: 0, renewed: 0, expired: 0, released: 0, completed: 0 };
+  private readonly waiters = new Set<Waiter>();
+  /** The alarm time we last asked for; saves a storage call per grant. */
+  private alarmAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    void ctx.blockConcurrencyWhile(async () => {
+      this.load();
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  acquire(holder: string, options: AcquireOptions = {}): Promise<AcquireResult> | AcquireResult {
+    if (this.stored) return { kind: 'AlreadyStored', ...this.stored };
+    const now = Date.now();
+    this.expireDue(now);
+    const { ttlMs, maxHolders } = this.limits(options);
+    if (this.holders.size >= maxHolders) return { kind: 'Leased', expiresAt: this.earliestExpiry()! };
+    const leaseId = crypto.randomUUID();
+    const expiresAt = now + ttlMs;
+    const name = String(holder).slice(0, MAX_HOLDER_NAME);
+    this.holders.set(leaseId, { holder: name, expiresAt });
+    this.sql.exec('INSERT INTO holders (lease_id, holder, expires_at) VALUES (?, ?, ?)', leaseId, name, expiresAt);
+    this.bump('granted');
+    const granted: AcquireResult = { kind: 'Granted', leaseId, expiresAt };
+    // Holders only ever get later expiries, so an alarm already set for an earlier one still covers this one.
+    if (this.alarmAt !== null && this.alarmAt <= expiresAt) return granted;
+    return this.scheduleAlarm(expiresAt).then(() => granted);
+  }
+
+  renew(leaseId: string, ttlMs?: number): RenewResult {
+    if (this.stored) return { kind: 'AlreadyStored', ...this.stored };
+    const now = Date.now();
+    this.expireDue(now);
+    const lease = this.holders.get(leaseId);
+    if (!lease) return { kind: 'Lost' };
+    lease.expiresAt = now + this.limits({ ttlMs }).ttlMs;
+    this.sql.exec('UPDATE holders SET expires_at = ? WHERE lease_id = ?', lease.expiresAt, leaseId);
+    this.bump('renewed');
+    return { kind: 'Renewed', expiresAt: lease.expiresAt };
+  }
+
+  /** Records the blob as stored. Anyone may complete: the bytes were verified against the digest before. */
+  complete(leaseId: string, size: number, location: string): CompleteResult {
+    if (this.stored) return { kind: 'AlreadyStored', ...this.stored };
+    const wasHolder = this.holders.has(leaseId);
+    this.stored = { size, location };
+    this.holders.clear();
+    this.sql.exec('DELETE FROM holders');
+    this.sql.exec('UPDATE meta SET size = ?, location = ?, completed = completed + 1 WHERE id = 1', size, location);
+    this.counters.completed++;
+    this.wakeAll({ kind: 'Stored', ...this.stored });
+    return { kind: 'Stored', wasHolder, ...this.stored };
+  }
+
+  /** Gives the lease up (fetch failed or was abandoned) and wakes the waiters so one of them takes over. */
+  release(leaseId: string, reason = 'released'): ReleaseResult {
+    if (!this.holders.delete(leaseId)) return { kind: 'NotHolder' };
+    this.sql.exec('DELETE FROM holders WHERE lease_id = ?', leaseId);
+    this.bump('released');
+    console.log(`blob lease ${leaseId} released: ${String(reason).slice(0, 200)}`);
+    if (this.holders.size === 0) this.wakeAll({ kind: 'Free', reason: 'released' });
+    return { kind: 'Released', remainingHolders: this.holders.size };
+  }
+
+  /**
+   * Resolves when the blob is stored, when nobody holds the lease any more, or when this waiter's own
+   * deadline passes. Callers that go away do not cancel a pending wait, so the deadline is mandatory.
+   */
+  wait(timeoutMs: number): WaitResult | Promise<WaitResult> {
+    if (this.stored) return { kind: 'Stored', ...this.stored };
+    const now = Date.now();
+    const expired = this.expireDue(now);
+    if (this.holders.size === 0) return { kind: 'Free', reason: expired > 0 ? 'expired' : 'absent' };
+    const deadline = clamp(Number(timeoutMs) || 0, 0, MAX_WAIT_MS);
+    return new Promise<WaitResult>((resolve) => {
+      const waiter: Waiter = {
+        resolve,
+        timer: setTimeout(() => {
+          // A holder may have died without the alarm having run yet: expiring here wakes everyone.
+          this.expireDue(Date.now());
+          if (!this.waiters.delete(waiter)) return;
+          resolve({ kind: 'Timeout', expiresAt: this.earliestExpiry() ?? Date.now() });
+        }, deadline),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  stats(): BlobLeaseStats {
+    const state = this.stored ? 'stored' : this.holders.size > 0 ? 'leased' : 'absent';
+    return {
+      state,
+      holders: this.holders.size,
+      expiresAt: this.earliestExpiry(),
+      waiters: this.waiters.size,
+      ...this.stored,
+      ...this.counters,
+    };
+  }
+
+  /** Forgets a stored blob whose bytes turned out to be gone (e.g. deleted from R2), so it is fetched again. */
+  forget(location: string): boolean {
+    if (!this.stored || this.stored.location !== location) return false;
+    this.stored = undefined;
+    this.sql.exec('UPDATE meta SET size = NULL, location = NULL WHERE id = 1');
+    return true;
+  }
+
+  /** Expires due leases. Idempotent: an alarm may fire more than once. */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    this.expireDue(Date.now());
+    const next = this.earliestExpiry();
+    if (next !== undefined && !this.stored) await this.scheduleAlarm(next);
+  }
+
+  private load(): void {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS holders (lease_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (
+      id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER, location TEXT,
+      granted INTEGER NOT NULL DEFAULT 0, renewed INTEGER NOT NULL DEFAULT 0, expired INTEGER NOT NULL DEFAULT 0,
+      released INTEGER NOT NULL DEFAULT 0, completed INTEGER NOT NULL DEFAULT 0)`);
+    this.sql.exec('INSERT OR IGNORE INTO meta (id) VALUES (1)');
+    const meta = this.sql.exec<Record<Counter | 'size' | 'location', number | string | null>>('SELECT * FROM meta WHERE id = 1').one();
+    if (meta.size !== null && meta.location !== null) this.stored = { size: Number(meta.size), location: String(meta.location) };
+    for (const key of Object.keys(this.counters) as Counter[]) this.counters[key] = Number(meta[key]);
+    for (const row of this.sql.exec<{ lease_id: string; holder: string; expires_at: number }>('SELECT * FROM holders')) {
+      this.holders.set(row.lease_id, { holder: row.holder, expiresAt: row.expires_at });
+    }
+  }
+
+  private limits(options: AcquireOptions): { ttlMs: number; maxHolders: number } {
+    const config = getConfig(this.env);
+    return {
+      ttlMs: clamp(options.ttlMs ?? config.LEASE_TTL_MS, MIN_LEASE_TTL_MS, MAX_LEASE_TTL_MS),
+      maxHolders: clamp(options.maxHolders ?? config.LEASE_MAX_HOLDERS, 1, MAX_LEASE_HOLDERS),
+    };
+  }
+
+  /** Drops holders whose lease ran out; wakes waiters when the last one goes. Returns how many expired. */
+  private expireDue(now: number): number {
+    let expired = 0;
+    for (const [leaseId, lease] of this.holders) {
+      if (lease.expiresAt > now) continue;
+      this.holders.delete(leaseId);
+      expired++;
+    }
+    if (expired === 0) return 0;
+    this.sql.exec('DELETE FROM holders WHERE expires_at <= ?', now);
+    this.bump('expired', expired);
+    if (this.holders.size === 0) this.wakeAll({ kind: 'Free', reason: 'expired' });
+    return expired;
+  }
+
+  private earliestExpiry(): number | undefined {
+    let earliest: number | undefined;
+    for (const { expiresAt } of this.holders.values()) if (earliest === undefined || expiresAt < earliest) earliest = expiresAt;
+    return earliest;
+  }
+
+  private wakeAll(result: WaitResult): void {
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(result);
+    }
+    this.waiters.clear();
+  }
+
+  private bump(counter: Counter, by = 1): void {
+    this.counters[counter] += by;
+    this.sql.exec(`UPDATE meta SET ${counter} = ${counter} + ? WHERE id = 1`, by);
+  }
+
+  private async scheduleAlarm(at: number): Promise<void> {
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+}

@@ -1,0 +1,19 @@
+// Defaults and bounds of the lease actors.
+
+/** Bounds for a caller-supplied lease TTL. */
+export const MIN_LEASE_TTL_MS = 100;
+export const MAX_LEASE_TTL_MS = 3_600_000;
+export const MAX_LEASE_HOLDERS = 64;
+/** Longest a single wait() may block; callers loop for longer waits. */
+export const MAX_WAIT_MS = 300_000;
+export const MAX_HOLDER_NAME = 200;
+
+/** Fixed number of LeaseShard objects the batch API spreads keys over. Changing it re-homes every key. */
+export const LEASE_SHARD_COUNT = 16;
+/** Batch API bounds. */
+export const LEASE_BATCH_MAX_KEYS = 1_000;
+export const LEASE_KEY_MAX_LENGTH = 1_024;
+export const LEASE_VALUE_MAX_LENGTH = 4_096;
+export const LEASE_METADATA_MAX_BYTES = 4_096;
+/** The batch API's protocol version; requests name the version they speak. */
+export const LEASE_PROTOCOL_VERSION = 1;
