@@ -16,6 +16,7 @@ export default defineConfig({
                 UPSTREAMS: JSON.stringify({ 'docker.io': inject('fakeUpstreamUrl'), 'ghcr.io': inject('fakeUpstreamUrl') }),
                 FASTREG_TOKEN: 'test-token-0123456789abcdef',
                 LEASE_TTL_MS: '2000',
+                LEASE_SHARD_CAPACITY: '20',
                 UPSTREAM_TIMEOUT_MS: '3000',
               },
             },

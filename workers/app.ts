@@ -5,6 +5,7 @@ import { loadConfig } from './middleware/config.js';
 import { requestLimits } from './middleware/limits.js';
 import { OciError, ociErrorResponse } from './oci/index.js';
 import { registryRoutes } from './routes/registry.js';
+import { leaseRoutes } from './routes/leases.js';
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -13,6 +14,7 @@ export function createApp(): Hono<AppEnv> {
   app.use('*', loadConfig());
 
   app.route('/v2', registryRoutes());
+  app.route('/leases', leaseRoutes());
 
   app.notFound((c) => ociErrorResponse(new OciError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path.slice(0, 120)}`), c.req.method));
   app.onError((err, c) => {
