@@ -1,3 +1,243 @@
 import { DurableObject } from 'cloudflare:workers';
+import type { Actor, RecordInput, ResourceInfo, ResourceInput, SearchHit, ServiceEventType, ServiceRecord } from './service-records/schema.js';
+import { DEFAULT_TTL_SECONDS } from './service-records/schema.js';
+import { queryTerms, scoreRecord, searchText } from './service-records/search.js';
+import { SseHub } from './service-records/sse-hub.js';
 
-export class ServiceRegistry extends DurableObject<Env> {}
+/** Name of the one instance that lists resources (the resource grammar cannot produce it). */
+export const RESOURCE_INDEX_NAME = '_index';
+
+export type RegistryResult<T> = { ok: true; value: T } | { ok: false; code: 'NOT_FOUND' | 'DENIED'; message: string };
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+interface RecordRow extends Record<string, SqlStorageValue> {
+  id: string;
+  body: string;
+  expires_at: number;
+}
+
+/**
+ * Service records of one resource: one object per resource (`getByName(resource)`), SQLite-backed.
+ * Expired records are invisible at once and collected by an alarm set to the earliest expiry.
+ * Watchers subscribe with `fetch` (an SSE stream) and see add, update, delete and expire events.
+ * The instance named RESOURCE_INDEX_NAME only keeps the list of resources.
+ */
+export class ServiceRegistry extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private readonly hub = new SseHub();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS records (
+        id TEXT PRIMARY KEY, owner TEXT NOT NULL, category TEXT, search TEXT NOT NULL,
+        body TEXT NOT NULL, expires_at INTEGER NOT NULL)`);
+      this.sql.exec(`CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at)`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS resources (name TEXT PRIMARY KEY, body TEXT NOT NULL)`);
+    });
+  }
+
+  // ---- resource ----
+
+  getResource(): ResourceInfo | null {
+    const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'resource'`).toArray()[0];
+    if (!row) return null;
+    const records = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM records WHERE expires_at > ?`, Date.now()).one().n;
+    return { ...(JSON.parse(row.value) as Omit<ResourceInfo, 'records'>), records };
+  }
+
+  /** Creates the resource, or updates its description (owner or admin only). */
+  putResource(name: string, input: ResourceInput, actor: Actor): RegistryResult<{ resource: ResourceInfo; created: boolean }> {
+    const existing = this.getResource();
+    if (existing && !actor.admin && existing.owner !== actor.identity) {
+      return { ok: false, code: 'DENIED', message: `resource "${name}" belongs to "${existing.owner}"` };
+    }
+    const stored: Omit<ResourceInfo, 'records'> = existing
+      ? { name: existing.name, owner: existing.owner, createdAt: existing.createdAt, ...pick(input.description, existing.description) }
+      : { name, owner: actor.identity, createdAt: new Date().toISOString(), ...pick(input.description, undefined) };
+    this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('resource', ?)`, JSON.stringify(stored));
+    return { ok: true, value: { resource: this.getResource()!, created: !existing } };
+  }
+
+  // ---- records ----
+
+  getRecord(id: string): ServiceRecord | null {
+    const row = this.sql.exec<RecordRow>(`SELECT id, body, expires_at FROM records WHERE id = ? AND expires_at > ?`, id, Date.now()).toArray()[0];
+    return row ? toRecord(row) : null;
+  }
+
+  listRecords(limit: number, after?: string): Page<ServiceRecord> {
+    const rows = this.sql
+      .exec<RecordRow>(`SELECT id, body, expires_at FROM records WHERE id > ? AND expires_at > ? ORDER BY id LIMIT ?`, after ?? '', Date.now(), limit + 1)
+      .toArray();
+    const items = rows.slice(0, limit).map(toRecord);
+    return rows.length > limit ? { items, nextCursor: items.at(-1)!.id } : { items };
+  }
+
+  /** Adds or replaces a record. The first writer owns it; others get DENIED unless admin. */
+  async putRecord(
+    resource: string,
+    id: string,
+    input: RecordInput,
+    actor: Actor,
+    observedIp?: string,
+  ): Promise<RegistryResult<{ record: ServiceRecord; created: boolean; resourceCreated: boolean }>> {
+    const resourceCreated = !this.getResource();
+    if (resourceCreated) this.putResource(resource, {}, actor);
+    const previous = this.getRecord(id);
+    if (previous && !actor.admin && previous.owner !== actor.identity) {
+      return { ok: false, code: 'DENIED', message: `record "${id}" belongs to "${previous.owner}"` };
+    }
+    const now = Date.now();
+    const ttlSeconds = input.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    const record: ServiceRecord = {
+      resource,
+      id,
+      name: input.name,
+      ...(input.version !== undefined && { version: input.version }),
+      ...(input.description !== undefined && { description: input.description }),
+      ...(input.endpoint !== undefined && { endpoint: input.endpoint }),
+      ...(input.peerId !== undefined && { peerId: input.peerId }),
+      multiaddrs: input.multiaddrs ?? [],
+      info: input.info ?? {},
+      tags: [...new Set(input.tags ?? [])],
+      ...(input.category !== undefined && { category: input.category }),
+      ttlSeconds,
+      owner: previous?.owner ?? actor.identity,
+      ...(observedIp !== undefined && { observedIp }),
+      createdAt: previous?.createdAt ?? new Date(now).toISOString(),
+      updatedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + ttlSeconds * 1000).toISOString(),
+    };
+    this.writeRecord(record, now + ttlSeconds * 1000);
+    await this.scheduleExpiry(now + ttlSeconds * 1000);
+    this.emit(previous ? 'update' : 'add', record);
+    return { ok: true, value: { record, created: !previous, resourceCreated } };
+  }
+
+  async deleteRecord(id: string, actor: Actor): Promise<RegistryResult<ServiceRecord>> {
+    const record = this.getRecord(id);
+    if (!record) return { ok: false, code: 'NOT_FOUND', message: `no record "${id}"` };
+    if (!actor.admin && record.owner !== actor.identity) {
+      return { ok: false, code: 'DENIED', message: `record "${id}" belongs to "${record.owner}"` };
+    }
+    this.sql.exec(`DELETE FROM records WHERE id = ?`, id);
+    this.emit('delete', record);
+    return { ok: true, value: record };
+  }
+
+  /** Extends the record's life by its TTL from now. */
+  async heartbeat(id: string, actor: Actor): Promise<RegistryResult<ServiceRecord>> {
+    const record = this.getRecord(id);
+    if (!record) return { ok: false, code: 'NOT_FOUND', message: `no record "${id}" (it may have expired)` };
+    if (!actor.admin && record.owner !== actor.identity) {
+      return { ok: false, code: 'DENIED', message: `record "${id}" belongs to "${record.owner}"` };
+    }
+    const expiresAt = Date.now() + record.ttlSeconds * 1000;
+    const renewed = { ...record, expiresAt: new Date(expiresAt).toISOString() };
+    this.sql.exec(`UPDATE records SET expires_at = ?, body = ? WHERE id = ?`, expiresAt, JSON.stringify(renewed), id);
+    await this.scheduleExpiry(expiresAt);
+    return { ok: true, value: renewed };
+  }
+
+  /** Text, all-of tags and exact category; best score first, ties by id. */
+  search(query: { q?: string; tags?: string[]; category?: string; limit: number }): SearchHit[] {
+    const terms = queryTerms(query.q);
+    let sqlText = `SELECT id, body, expires_at FROM records WHERE expires_at > ?`;
+    const params: SqlStorageValue[] = [Date.now()];
+    if (query.category !== undefined) {
+      sqlText += ` AND category = ?`;
+      params.push(query.category);
+    }
+    for (const term of terms) {
+      sqlText += ` AND instr(search, ?) > 0`;
+      params.push(term);
+    }
+    const wanted = query.tags ?? [];
+    const hits: SearchHit[] = [];
+    for (const row of this.sql.exec<RecordRow>(sqlText, ...params)) {
+      const record = toRecord(row);
+      if (!wanted.every((tag) => record.tags.includes(tag))) continue;
+      const score = scoreRecord(record, terms);
+      if (score > 0) hits.push({ score, record });
+    }
+    hits.sort((a, b) => b.score - a.score || (a.record.id < b.record.id ? -1 : 1));
+    return hits.slice(0, query.limit);
+  }
+
+  // ---- resource index (only on the RESOURCE_INDEX_NAME instance) ----
+
+  indexResource(resource: Omit<ResourceInfo, 'records'>): void {
+    this.sql.exec(`INSERT OR REPLACE INTO resources (name, body) VALUES (?, ?)`, resource.name, JSON.stringify(resource));
+  }
+
+  listResources(limit: number, after?: string): Page<Omit<ResourceInfo, 'records'>> {
+    const rows = this.sql
+      .exec<{ name: string; body: string }>(`SELECT name, body FROM resources WHERE name > ? ORDER BY name LIMIT ?`, after ?? '', limit + 1)
+      .toArray();
+    const items = rows.slice(0, limit).map((row) => JSON.parse(row.body) as Omit<ResourceInfo, 'records'>);
+    return rows.length > limit ? { items, nextCursor: items.at(-1)!.name } : { items };
+  }
+
+  // ---- watch and expiry ----
+
+  /** The only HTTP entry: an SSE stream of this resource's changes. */
+  override async fetch(): Promise<Response> {
+    return this.hub.open();
+  }
+
+  /** Collects every expired record, then re-arms for the next expiry. Safe to run any number of times. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    const expired = this.sql.exec<RecordRow>(`SELECT id, body, expires_at FROM records WHERE expires_at <= ? ORDER BY expires_at`, now).toArray();
+    this.sql.exec(`DELETE FROM records WHERE expires_at <= ?`, now);
+    for (const row of expired) this.emit('expire', toRecord(row));
+    const next = this.sql.exec<{ next: number | null }>(`SELECT MIN(expires_at) AS next FROM records`).one().next;
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Number of open watch streams (for tests and stats). */
+  watcherCount(): number {
+    return this.hub.size;
+  }
+
+  private writeRecord(record: ServiceRecord, expiresAt: number): void {
+    this.sql.exec(
+      `INSERT OR REPLACE INTO records (id, owner, category, search, body, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      record.id,
+      record.owner,
+      record.category ?? null,
+      searchText(record),
+      JSON.stringify(record),
+      expiresAt,
+    );
+  }
+
+  private async scheduleExpiry(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  private emit(type: ServiceEventType, record: ServiceRecord): void {
+    this.hub.send(type, { type, resource: record.resource, id: record.id, record, at: new Date().toISOString() });
+  }
+}
+
+/** The expires_at column is the truth (tests move it); the body's copy follows it. */
+function toRecord(row: RecordRow): ServiceRecord {
+  const record = JSON.parse(row.body) as ServiceRecord;
+  record.expiresAt = new Date(row.expires_at).toISOString();
+  return record;
+}
+
+function pick(next: string | undefined, previous: string | undefined): { description?: string } {
+  const description = next ?? previous;
+  return description === undefined ? {} : { description };
+}

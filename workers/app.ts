@@ -5,7 +5,9 @@ import { loadConfig } from './middleware/config.js';
 import { requestLimits } from './middleware/limits.js';
 import { OciError, ociErrorResponse } from './oci/index.js';
 import { registryRoutes } from './routes/registry.js';
+import { statsRoutes } from './routes/stats.js';
 import { leaseRoutes } from './routes/leases.js';
+import { serviceRoutes } from './routes/services.js';
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -14,6 +16,8 @@ export function createApp(): Hono<AppEnv> {
   app.use('*', loadConfig());
 
   app.route('/v2', registryRoutes());
+  app.route('/stats', statsRoutes());
+  app.route('/services', serviceRoutes());
   app.route('/leases', leaseRoutes());
 
   app.notFound((c) => ociErrorResponse(new OciError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path.slice(0, 120)}`), c.req.method));
