@@ -5,6 +5,7 @@ import { loadConfig } from './middleware/config.js';
 import { requestLimits } from './middleware/limits.js';
 import { OciError, ociErrorResponse } from './oci/index.js';
 import { registryRoutes } from './routes/registry.js';
+import { statsRoutes } from './routes/stats.js';
 import { leaseRoutes } from './routes/leases.js';
 import { serviceRoutes } from './routes/services.js';
 
@@ -15,6 +16,7 @@ export function createApp(): Hono<AppEnv> {
   app.use('*', loadConfig());
 
   app.route('/v2', registryRoutes());
+  app.route('/stats', statsRoutes());
   app.route('/services', serviceRoutes());
   app.route('/leases', leaseRoutes());
 

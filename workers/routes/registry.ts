@@ -1,22 +1,115 @@
 import { Hono } from 'hono';
+import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.js';
-import { OciError, parseRegistryPath } from '../oci/index.js';
+import { headUpstreamBlob } from '../cache/blob-head.js';
+import { fillBlobFromUpstream } from '../cache/blob-fill.js';
+import { serveStoredBlob } from '../cache/blob-store.js';
+import { getManifest } from '../cache/manifest-cache.js';
+import { requireToken } from '../middleware/auth.js';
+import { MANIFEST_ACCEPT, OciError, parseDigest, parseRegistryPath, type Reference } from '../oci/index.js';
+import { readSmallBody } from '../upstream/read-body.js';
+import { pullScope, selectUpstream, type SelectedUpstream } from '../upstream/select.js';
+
+const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
+const MAX_TAG_LIST_BYTES = 4 * 1024 * 1024;
+const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+type RegistryContext = Context<AppEnv>;
 
 /** OCI Distribution pull API, mounted at /v2. */
 export function registryRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
-  routes.all('*', (c) => {
+  routes.use('*', requireToken({ skip: (config) => config.PULL_ACCESS === 'public' }));
+  routes.all('*', async (c) => {
     const path = parseRegistryPath(c.req.path);
     const method = c.req.method;
-    if (path.kind === 'base' && (method === 'GET' || method === 'HEAD')) {
-      return c.json({}, 200, { 'Docker-Distribution-API-Version': 'registry/2.0' });
-    }
     if (path.kind === 'upload' || (method !== 'GET' && method !== 'HEAD')) {
       throw new OciError('UNSUPPORTED', `${method} is not supported: FastReg is a read-only pull-through mirror`);
     }
-    throw new OciError('UNSUPPORTED', `not implemented yet: ${path.kind}`);
+    if (path.kind === 'base') {
+      return new Response(method === 'HEAD' ? null : '{}', { headers: { 'Content-Type': 'application/json', ...API_VERSION } });
+    }
+    const upstream = selectUpstream(c.get('config'), c.req.query('ns'), path.name);
+    switch (path.kind) {
+      case 'manifest':
+        return manifestResponse(c, upstream, path.reference);
+      case 'blob':
+        return blobResponse(c, upstream, path.digest);
+      case 'tags':
+        return tagListResponse(c, upstream);
+    }
   });
 
   return routes;
+}
+
+async function manifestResponse(c: RegistryContext, upstream: SelectedUpstream, reference: Reference): Promise<Response> {
+  const config = c.get('config');
+  const entry = await getManifest(
+    {
+      bucket: c.env.BLOBS,
+      upstream,
+      tagTtlSeconds: config.MANIFEST_TAG_TTL_SECONDS,
+      accept: c.req.header('Accept') || MANIFEST_ACCEPT,
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+    },
+    reference,
+  );
+  const headers = {
+    'Content-Type': entry.mediaType,
+    'Content-Length': String(entry.body.byteLength),
+    'Docker-Content-Digest': entry.digest,
+    ...API_VERSION,
+  };
+  return new Response(c.req.method === 'HEAD' ? null : entry.body, { headers });
+}
+
+async function blobResponse(c: RegistryContext, upstream: SelectedUpstream, digestText: string): Promise<Response> {
+  const digest = parseDigest(digestText);
+  const method = c.req.method;
+  const rangeHeader = method === 'GET' ? c.req.header('Range') : undefined;
+  const stored = await serveStoredBlob(c.env.BLOBS, digest, method, rangeHeader);
+  if (stored) return stored;
+  if (method === 'HEAD') return headUpstreamBlob(upstream, digest);
+  const config = c.get('config');
+  const fill = await fillBlobFromUpstream({
+    bucket: c.env.BLOBS,
+    upstream,
+    digest,
+    rangeHeader,
+    multipartThresholdBytes: config.MULTIPART_THRESHOLD_BYTES,
+    multipartPartBytes: config.MULTIPART_PART_BYTES,
+  });
+  c.executionCtx.waitUntil(fill.stored);
+  return fill.response;
+}
+
+/** Passed through to the upstream, with its `n` and `last` pagination parameters. */
+async function tagListResponse(c: RegistryContext, upstream: SelectedUpstream): Promise<Response> {
+  const query = new URLSearchParams();
+  const n = c.req.query('n');
+  const last = c.req.query('last');
+  if (n !== undefined) {
+    if (!/^\d{1,6}$/.test(n)) throw new OciError('INVALID_REQUEST', 'n must be a non-negative integer');
+    query.set('n', n);
+  }
+  if (last !== undefined) {
+    if (!TAG_PATTERN.test(last)) throw new OciError('INVALID_REQUEST', 'last must be a tag');
+    query.set('last', last);
+  }
+  const search = query.size > 0 ? `?${query.toString()}` : '';
+  const fetched = await upstream.client.request({
+    method: 'GET',
+    path: `/v2/${upstream.repository}/tags/list${search}`,
+    scope: pullScope(upstream.repository),
+    accept: 'application/json',
+    notFound: 'NAME_UNKNOWN',
+    what: `tag list of ${upstream.repository}`,
+  });
+  const body = await readSmallBody(fetched, upstream.registry, MAX_TAG_LIST_BYTES, upstream.client.timeoutMs);
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Content-Length': String(body.byteLength), ...API_VERSION };
+  const link = fetched.response.headers.get('Link');
+  if (link) headers.Link = link;
+  return new Response(c.req.method === 'HEAD' ? null : body, { headers });
 }

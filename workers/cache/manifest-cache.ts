@@ -1,0 +1,150 @@
+import { digestOf, OciError, parseDigest, type Reference, manifestMediaType } from '../oci/index.js';
+import { stats } from '../stats.js';
+import { readSmallBody } from '../upstream/read-body.js';
+import { pullScope, type SelectedUpstream } from '../upstream/select.js';
+import { manifestDigestKey, manifestTagKey } from './keys.js';
+
+/** OCI recommends registries accept manifests up to 4 MiB. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+export interface ManifestEntry {
+  body: Uint8Array;
+  mediaType: string;
+  digest: string;
+  /** When the upstream last confirmed this content, ms since epoch. */
+  fetchedAt: number;
+}
+
+export interface ManifestCacheOptions {
+  bucket: R2Bucket;
+  upstream: SelectedUpstream;
+  tagTtlSeconds: number;
+  /** The client's Accept header, forwarded to the upstream. */
+  accept: string;
+  /** Keeps the shared fetch alive when the request that started it goes away. */
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+const inflight = new Map<string, Promise<ManifestEntry>>();
+
+/**
+ * A manifest by tag or digest. By digest: cached forever, verified on fetch. By tag: fresh for
+ * tagTtlSeconds, then revalidated with HEAD; served stale if the upstream fails. Concurrent identical
+ * requests in this isolate share one upstream fetch.
+ */
+export function getManifest(options: ManifestCacheOptions, reference: Reference): Promise<ManifestEntry> {
+  const { registry, repository } = options.upstream;
+  const ref = reference.kind === 'tag' ? reference.tag : reference.digest;
+  const key = `${registry}/${repository}@${ref} ${options.accept}`;
+  const pending = inflight.get(key);
+  if (pending) {
+    stats.manifests.coalesced += 1;
+    return pending;
+  }
+  const load = loadManifest(options, reference).finally(() => inflight.delete(key));
+  inflight.set(key, load);
+  options.waitUntil(load.catch(() => undefined));
+  return load;
+}
+
+async function loadManifest(options: ManifestCacheOptions, reference: Reference): Promise<ManifestEntry> {
+  const { bucket, upstream } = options;
+  const key =
+    reference.kind === 'tag'
+      ? manifestTagKey(upstream.registry, upstream.repository, reference.tag)
+      : manifestDigestKey(upstream.registry, upstream.repository, reference.digest);
+  const cached = await readEntry(bucket, key);
+  if (cached && (reference.kind === 'digest' || Date.now() - cached.fetchedAt < options.tagTtlSeconds * 1000)) {
+    stats.manifests.hits += 1;
+    return cached;
+  }
+  if (!cached) {
+    stats.manifests.misses += 1;
+    return fetchAndStore(options, reference);
+  }
+  return revalidate(options, reference, cached, key);
+}
+
+/** HEAD is free against Docker Hub's quota: only GET when the tag moved. */
+async function revalidate(options: ManifestCacheOptions, reference: Reference, cached: ManifestEntry, key: string): Promise<ManifestEntry> {
+  const { upstream } = options;
+  try {
+    const head = await upstream.client.request({
+      method: 'HEAD',
+      path: manifestPath(upstream.repository, reference),
+      scope: pullScope(upstream.repository),
+      accept: options.accept,
+      notFound: 'MANIFEST_UNKNOWN',
+      what: manifestWhat(upstream, reference),
+    });
+    head.response.body?.cancel().catch(() => undefined);
+    stats.manifests.revalidated += 1;
+    if (head.response.headers.get('Docker-Content-Digest') === cached.digest) {
+      const refreshed = { ...cached, fetchedAt: Date.now() };
+      await writeEntry(options.bucket, key, refreshed);
+      stats.manifests.refreshed += 1;
+      return refreshed;
+    }
+    return await fetchAndStore(options, reference);
+  } catch (err) {
+    // A 404 is the upstream's answer, not a failure: the tag is gone.
+    if (err instanceof OciError && err.code === 'MANIFEST_UNKNOWN') throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    console.warn(`serving stale manifest ${upstream.registry}/${upstream.repository}:${reference.kind === 'tag' ? reference.tag : reference.digest}: ${reason}`);
+    stats.manifests.staleServed += 1;
+    return cached;
+  }
+}
+
+async function fetchAndStore(options: ManifestCacheOptions, reference: Reference): Promise<ManifestEntry> {
+  const { upstream, bucket } = options;
+  const what = manifestWhat(upstream, reference);
+  const res = await upstream.client.request({
+    method: 'GET',
+    path: manifestPath(upstream.repository, reference),
+    scope: pullScope(upstream.repository),
+    accept: options.accept,
+    notFound: 'MANIFEST_UNKNOWN',
+    what,
+  });
+  const body = await readSmallBody(res, upstream.registry, MAX_MANIFEST_BYTES, upstream.client.timeoutMs);
+  const mediaType = manifestMediaType(res.response.headers.get('Content-Type'), body);
+  const expected = reference.kind === 'digest' ? reference.digest : res.response.headers.get('Docker-Content-Digest');
+  const algorithm = reference.kind === 'digest' ? parseDigest(reference.digest).algorithm : 'sha256';
+  const actual = await digestOf(body, algorithm);
+  // By digest the content must hash to the request; by tag, to what the upstream says it sent.
+  if (expected && expected.startsWith(`${algorithm}:`) && expected !== actual) {
+    throw new OciError('UPSTREAM_FAILED', `upstream ${upstream.registry} sent a manifest for ${what} whose digest ${actual} does not match ${expected}`, {
+      detail: { expected, actual },
+    });
+  }
+  const entry: ManifestEntry = { body, mediaType, digest: actual, fetchedAt: Date.now() };
+  const writes = [writeEntry(bucket, manifestDigestKey(upstream.registry, upstream.repository, actual), entry)];
+  if (reference.kind === 'tag') writes.push(writeEntry(bucket, manifestTagKey(upstream.registry, upstream.repository, reference.tag), entry));
+  await Promise.all(writes);
+  return entry;
+}
+
+async function readEntry(bucket: R2Bucket, key: string): Promise<ManifestEntry | undefined> {
+  const object = await bucket.get(key);
+  if (!object) return undefined;
+  const body = new Uint8Array(await object.arrayBuffer());
+  const meta = object.customMetadata ?? {};
+  if (!meta.digest || !meta.mediaType) return undefined;
+  return { body, mediaType: meta.mediaType, digest: meta.digest, fetchedAt: Number(meta.fetchedAt ?? 0) };
+}
+
+function writeEntry(bucket: R2Bucket, key: string, entry: ManifestEntry): Promise<unknown> {
+  return bucket.put(key, entry.body, {
+    httpMetadata: { contentType: entry.mediaType },
+    customMetadata: { mediaType: entry.mediaType, digest: entry.digest, fetchedAt: String(entry.fetchedAt) },
+  });
+}
+
+export function manifestPath(repository: string, reference: Reference): string {
+  return `/v2/${repository}/manifests/${reference.kind === 'tag' ? reference.tag : reference.digest}`;
+}
+
+function manifestWhat(upstream: SelectedUpstream, reference: Reference): string {
+  return `manifest ${upstream.repository}${reference.kind === 'tag' ? `:${reference.tag}` : `@${reference.digest}`}`;
+}

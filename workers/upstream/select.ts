@@ -1,0 +1,39 @@
+import type { EdgeConfig } from '../config.js';
+import { OciError, withDockerHubLibrary } from '../oci/index.js';
+import { UpstreamClient, type Fetcher } from './client.js';
+
+const DOCKER_HUB_NAMES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+const NS_PATTERN = /^[a-z0-9.-]+(?::[0-9]{1,5})?$/i;
+
+export interface SelectedUpstream {
+  registry: string;
+  client: UpstreamClient;
+  /** The repository name as the upstream knows it (`library/` added for Docker Hub). */
+  repository: string;
+}
+
+/** Picks the upstream from `?ns=` (containerd's hosts.toml) or DEFAULT_REGISTRY. Unknown ns → NAME_UNKNOWN. */
+export function selectUpstream(config: EdgeConfig, ns: string | undefined, name: string, fetcher?: Fetcher): SelectedUpstream {
+  const registry = ns === undefined || ns === '' ? config.DEFAULT_REGISTRY : ns.toLowerCase();
+  if (!NS_PATTERN.test(registry) || registry.length > 255) {
+    throw new OciError('INVALID_REQUEST', `invalid ns parameter "${registry.slice(0, 80)}"`);
+  }
+  const baseUrl = config.upstreams.get(registry);
+  if (!baseUrl) {
+    throw new OciError('NAME_UNKNOWN', `registry "${registry}" is not configured as an upstream of this mirror`, {
+      detail: { configured: [...config.upstreams.keys()] },
+    });
+  }
+  const client = new UpstreamClient({
+    registry,
+    baseUrl,
+    credentials: config.UPSTREAM_CREDENTIALS?.[registry],
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    fetcher,
+  });
+  return { registry, client, repository: DOCKER_HUB_NAMES.has(registry) ? withDockerHubLibrary(name) : name };
+}
+
+export function pullScope(repository: string): string {
+  return `repository:${repository}:pull`;
+}
