@@ -1,0 +1,146 @@
+import { OciError } from '../workers/oci/index.js';
+import type { BlobLease } from './blob-lease.js';
+import type { StoredBlob } from './blob-lease-types.js';
+
+/** What a fill (the upstream fetch done while holding the lease) hands back. */
+export interface FillOutcome<T> {
+  /** Returned to the caller at once, e.g. a Response streaming the bytes to the client. */
+  value: T;
+  /** Settles once the bytes are durably stored (e.g. the R2 write finished); rejects if storing failed. */
+  stored: Promise<StoredBlob>;
+}
+
+export interface FillContext {
+  /** Call whenever bytes move. The lease is renewed only while there is progress, so a stalled fetch loses it. */
+  progress(): void;
+}
+
+export interface CoalesceOptions<T> {
+  /** Lease key: the blob digest, or e.g. `manifest:<registry>/<name>@<ref>`. */
+  key: string;
+  /** Fetch from upstream and store. Runs only while this request holds the lease. */
+  fill: (context: FillContext) => Promise<FillOutcome<T>>;
+  /** Reads what another request stored. Undefined means it is gone: the lease forgets it and we fetch again. */
+  readStored: (stored: StoredBlob) => Promise<T | undefined>;
+  /** Keeps the lease's bookkeeping (renew, complete, release) alive after the response was returned. */
+  waitUntil: (promise: Promise<unknown>) => void;
+  /** Overall time a follower waits for other fetchers before giving up with UNAVAILABLE. */
+  waitDeadlineMs?: number;
+}
+
+export interface BlobLeaseClientOptions {
+  ttlMs: number;
+  maxHolders: number;
+  /** Names this caller in the lease (for logs and stats). */
+  holder?: string;
+}
+
+/** Loop bound: each round either serves, fills, or waits at least until the lease changes hands. */
+const MAX_ROUNDS = 50;
+const DEFAULT_WAIT_DEADLINE_MS = 10 * 60_000;
+
+/**
+ * Caller-side wrapper of the BlobLease actors: hides the stubs and runs the acquire → fill | wait →
+ * serve protocol, so however many requests ask at once, one of them fetches from upstream.
+ */
+export class BlobLeaseClient {
+  private readonly holder: string;
+
+  constructor(
+    private readonly namespace: DurableObjectNamespace<BlobLease>,
+    private readonly options: BlobLeaseClientOptions,
+  ) {
+    this.holder = options.holder ?? `edge-${crypto.randomUUID().slice(0, 8)}`;
+  }
+
+  stub(key: string): DurableObjectStub<BlobLease> {
+    return this.namespace.getByName(key);
+  }
+
+  async coalesce<T>({ key, fill, readStored, waitUntil, waitDeadlineMs = DEFAULT_WAIT_DEADLINE_MS }: CoalesceOptions<T>): Promise<T> {
+    const lease = this.stub(key);
+    const { ttlMs, maxHolders } = this.options;
+    const deadline = Date.now() + waitDeadlineMs;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const answer = await lease.acquire(this.holder, { ttlMs, maxHolders });
+      if (answer.kind === 'Granted') return this.fillHolding(lease, answer.leaseId, fill, waitUntil);
+      if (answer.kind === 'AlreadyStored') {
+        const value = await readStored(answer);
+        if (value !== undefined) return value;
+        await lease.forget(answer.location);
+        continue;
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      // Wait at most about one TTL per round, so a holder that died is noticed even without the alarm.
+      const woke = await lease.wait(Math.min(remaining, ttlMs + 1_000));
+      if (woke.kind === 'Stored') {
+        const value = await readStored(woke);
+        if (value !== undefined) return value;
+        await lease.forget(woke.location);
+      }
+    }
+    throw new OciError('UNAVAILABLE', `gave up waiting for the concurrent upstream fetch of ${key.slice(0, 200)}; retry`, {
+      headers: { 'Retry-After': String(Math.ceil(ttlMs / 1000)) },
+    });
+  }
+
+  /** Runs the fill while holding the lease: renews while bytes move, completes once stored, releases on failure. */
+  private async fillHolding<T>(
+    lease: DurableObjectStub<BlobLease>,
+    leaseId: string,
+    fill: CoalesceOptions<T>['fill'],
+    waitUntil: CoalesceOptions<T>['waitUntil'],
+  ): Promise<T> {
+    const heartbeat = new Heartbeat(lease, leaseId, this.options.ttlMs);
+    let outcome: FillOutcome<T>;
+    try {
+      outcome = await fill({ progress: () => heartbeat.progress() });
+    } catch (err) {
+      heartbeat.stop();
+      await lease.release(leaseId, describe(err)).catch(() => undefined);
+      throw err;
+    }
+    const settle = outcome.stored.then(
+      async (stored) => void (await lease.complete(leaseId, stored.size, stored.location)),
+      async (err: unknown) => void (await lease.release(leaseId, describe(err))),
+    );
+    waitUntil(settle.catch((err: unknown) => console.error(`lease bookkeeping failed for ${leaseId}:`, err)).finally(() => heartbeat.stop()));
+    return outcome.value;
+  }
+}
+
+/** Renews the lease about three times per TTL, but only if progress was reported since the last renewal. */
+class Heartbeat {
+  private moved = true;
+  private idleTicks = 0;
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(lease: DurableObjectStub<BlobLease>, leaseId: string, ttlMs: number) {
+    this.timer = setInterval(() => {
+      if (!this.moved) {
+        // A full TTL without progress: the lease is gone by now, stop ticking.
+        if (++this.idleTicks > 3) this.stop();
+        return;
+      }
+      this.moved = false;
+      this.idleTicks = 0;
+      lease.renew(leaseId, ttlMs).then(
+        (result) => {
+          if (result.kind !== 'Renewed') this.stop();
+        },
+        () => undefined,
+      );
+    }, Math.max(50, Math.floor(ttlMs / 3)));
+  }
+
+  progress(): void {
+    this.moved = true;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 200);
