@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import type { Miniflare as MiniflareType } from 'miniflare';
+import { parseConfig } from '../workers/config.js';
+import { loadHardenedMiniflare } from './miniflare-ingress.js';
+
+// Runs the edge Worker locally through Miniflare's API (never the `wrangler dev` CLI, whose
+// inspector proxy cannot carry big bodies). npm start, the Node tests and the benchmark all use it.
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface StartEdgeOptions {
+  /** 0 picks a free port. */
+  port?: number;
+  host?: string;
+  /** R2 and Durable Object state, the bundled Worker and wrangler's config dir live here. */
+  stateDir: string;
+  /** Replaces the docker.io entry of UPSTREAMS (e.g. a local registry). */
+  upstream?: string;
+  /** FASTREG_TOKEN; a random one is generated when absent. */
+  token?: string;
+  /** Extra or overriding [vars]/secrets. */
+  vars?: Record<string, string>;
+  /** Forward the Worker's console output to this process's stdout/stderr (default true). */
+  logs?: boolean;
+}
+
+export interface RunningEdge {
+  url: string;
+  token: string;
+  /** The vars the Worker was started with (after overrides). */
+  vars: Record<string, string>;
+  /** PIDs of the workerd processes serving this edge. */
+  workerdPids(): number[];
+  stop(): Promise<void>;
+}
+
+/** Thrown when the edge config does not validate; message is parseConfig's. */
+export class EdgeStartError extends Error {
+  override name = 'EdgeStartError';
+}
+
+export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge> {
+  const stateDir = path.resolve(options.stateDir);
+  mkdirSync(stateDir, { recursive: true });
+  quietWranglerEnv(stateDir);
+
+  // Loaded after the environment is set so neither package looks at the home directory or calls home.
+  const { unstable_getMiniflareWorkerOptions } = await import('wrangler');
+  const { Miniflare, Log, LogLevel } = loadHardenedMiniflare();
+
+  const configPath = path.join(REPO_ROOT, 'wrangler.toml');
+  const fromToml = unstable_getMiniflareWorkerOptions(configPath);
+  const workerOptions = fromToml.workerOptions as Record<string, unknown>;
+  const tomlVars = stringVars(workerOptions.bindings);
+  const vars: Record<string, string> = { ...tomlVars, ...options.vars };
+  if (options.upstream) {
+    const upstreams = JSON.parse(vars.UPSTREAMS ?? '{}') as Record<string, string>;
+    vars.UPSTREAMS = JSON.stringify({ ...upstreams, 'docker.io': options.upstream });
+  }
+  const token = options.token ?? vars.FASTREG_TOKEN ?? randomBytes(24).toString('base64url');
+  vars.FASTREG_TOKEN = token;
+  try {
+    parseConfig(vars);
+  } catch (err) {
+    throw new EdgeStartError((err as Error).message);
+  }
+
+  const scriptPath = await bundleWorker(path.resolve(REPO_ROOT, fromToml.main ?? 'workers/index.ts'), path.join(stateDir, 'worker'), fromToml.define);
+
+  const before = new Set(workerdChildren());
+  const mf: MiniflareType = new Miniflare({
+    ...workerOptions,
+    name: 'fastreg',
+    modules: true,
+    modulesRoot: path.dirname(scriptPath),
+    scriptPath,
+    bindings: vars,
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    cf: false,
+    r2Persist: path.join(stateDir, 'r2'),
+    durableObjectsPersist: path.join(stateDir, 'do'),
+    cachePersist: path.join(stateDir, 'cache'),
+    kvPersist: path.join(stateDir, 'kv'),
+    d1Persist: path.join(stateDir, 'd1'),
+    log: options.logs === false ? new Log(LogLevel.NONE) : new Log(LogLevel.INFO),
+    logRequests: false,
+    ...(options.logs === false ? { handleRuntimeStdio: () => {} } : {}),
+  } as ConstructorParameters<typeof Miniflare>[0]);
+  const url = (await mf.ready).toString().replace(/\/$/, '');
+  const pids = workerdChildren().filter((pid) => !before.has(pid));
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    token,
+    vars,
+    workerdPids: () => pids.filter(isAlive),
+    stop: () => (stopped ??= mf.dispose()),
+  };
+}
+
+/** Bundles the Worker entry for workerd. Returns the path of the ES module written. */
+export async function bundleWorker(entry: string, outDir: string, define: Record<string, string> = {}): Promise<string> {
+  mkdirSync(outDir, { recursive: true });
+  const outfile = path.join(outDir, 'index.js');
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['module', 'main'],
+    external: ['cloudflare:*', 'node:*'],
+    define,
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
+function quietWranglerEnv(stateDir: string): void {
+  process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
+  process.env.WRANGLER_SEND_METRICS = 'false';
+  process.env.XDG_CONFIG_HOME = path.join(stateDir, 'config');
+  process.env.WRANGLER_LOG_PATH ??= path.join(stateDir, 'logs');
+  mkdirSync(process.env.XDG_CONFIG_HOME, { recursive: true });
+}
+
+function stringVars(bindings: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries((bindings ?? {}) as Record<string, unknown>)) {
+    out[key] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return out;
+}
+
+/** workerd processes whose parent is this process (Miniflare spawns workerd directly). */
+export function workerdChildren(parent = process.pid): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+      if (ppid === parent && comm.startsWith('workerd')) pids.push(Number(entry));
+    } catch {
+      // process exited while we looked
+    }
+  }
+  return pids;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,67 @@
+import { EdgeStartError, startEdge } from './edge-launcher.js';
+
+// `npm start`: the edge on http://127.0.0.1:${FASTREG_PORT:-8787} through Miniflare's API.
+// Environment: FASTREG_PORT, FASTREG_HOST, FASTREG_STATE_DIR, FASTREG_UPSTREAM, FASTREG_TOKEN.
+
+async function main(): Promise<void> {
+  const port = Number(process.env.FASTREG_PORT ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new EdgeStartError(`FASTREG_PORT must be a port number, got "${process.env.FASTREG_PORT}"`);
+  }
+  const host = process.env.FASTREG_HOST ?? '127.0.0.1';
+  const tokenGiven = Boolean(process.env.FASTREG_TOKEN);
+  const edge = await startEdge({
+    port,
+    host,
+    stateDir: process.env.FASTREG_STATE_DIR ?? '.fastreg',
+    upstream: process.env.FASTREG_UPSTREAM || undefined,
+    token: process.env.FASTREG_TOKEN || undefined,
+  });
+
+  const mirror = edge.url;
+  const upstreams = JSON.parse(edge.vars.UPSTREAMS ?? '{}') as Record<string, string>;
+  console.log(`
+FastReg edge listening on ${mirror}
+  state:     ${process.env.FASTREG_STATE_DIR ?? '.fastreg'}
+  upstreams: ${Object.entries(upstreams).map(([ns, url]) => `${ns} -> ${url}`).join(', ')}
+  token:     ${tokenGiven ? '(from FASTREG_TOKEN)' : `${edge.token}   (generated; set FASTREG_TOKEN to choose one)`}
+
+Docker: /etc/docker/daemon.json
+  { "registry-mirrors": ["${mirror}"] }
+
+containerd: /etc/containerd/certs.d/docker.io/hosts.toml  (config_path = "/etc/containerd/certs.d")
+  server = "https://registry-1.docker.io"
+  [host."${mirror}"]
+    capabilities = ["pull", "resolve"]
+
+Ctrl-C stops.`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping…`);
+    edge.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  // wrangler's module installs SIGINT/SIGTERM handlers that exit at once; dispose first instead
+  // (its cleanup also runs on 'exit').
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => stop(signal));
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof EdgeStartError) {
+    console.error(`fastreg: ${err.message}`);
+    process.exit(2);
+  }
+  console.error(err);
+  process.exit(1);
+});
