@@ -1,5 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './output.js';
+import { servicesCommand } from './services.js';
+import { kvCommand } from './kv-command.js';
+import { sidecarCommand } from './sidecar-command.js';
 
 /** Builds the `fastreg` command tree. Each subcommand lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -8,6 +11,9 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  program.addCommand(servicesCommand());
+  program.addCommand(sidecarCommand());
+  program.addCommand(kvCommand());
   return program;
 }
 

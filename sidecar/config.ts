@@ -1,0 +1,91 @@
+// The one reader of sidecar configuration: CLI flags (which commander already merged with their
+// FASTREG_* environment variables) validated once with zod, with messages that name the flag.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseSize } from './sizes.js';
+
+export const DEFAULTS = {
+  listen: ['/ip4/0.0.0.0/tcp/4001'],
+  service: 'fastreg',
+  http: '127.0.0.1:5050',
+  capacity: '10GiB',
+  discoveryIntervalMs: 30_000,
+  reprovideIntervalMs: 10 * 60_000,
+  storageDir: join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'fastreg', 'sidecar'),
+} as const;
+
+const multiaddrText = z.string().regex(/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d+(\/p2p\/\w+)?$/, 'expected a TCP multiaddr like /ip4/10.0.0.5/tcp/4001');
+const bootstrapText = z.string().regex(/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d+\/p2p\/\w+$/, 'expected a multiaddr ending in /p2p/<peer id>, as printed by a running sidecar');
+
+const hostPort = z
+  .string()
+  .transform((value, ctx) => {
+    const match = /^(?:(\[[0-9a-fA-F:]+\]|[^:]+):)?(\d{1,5})$/.exec(value);
+    const port = Number(match?.[2]);
+    if (!match || port > 65_535) {
+      ctx.addIssue({ code: 'custom', message: 'expected host:port like 127.0.0.1:5050' });
+      return z.NEVER;
+    }
+    return { host: (match[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+  });
+
+const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const bytes = typeof value === 'number' ? value : parseSize(value);
+  if (bytes === undefined || bytes <= 0) {
+    ctx.addIssue({ code: 'custom', message: 'expected a size like 10GiB, 500MB or a number of bytes' });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const intervalMs = z.coerce.number().int().min(100).max(86_400_000);
+
+export const SidecarConfigSchema = z
+  .object({
+    listen: z.array(multiaddrText).min(1).default([...DEFAULTS.listen]),
+    bootstrap: z.array(bootstrapText).default([]),
+    service: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 characters of [A-Za-z0-9._-]').default(DEFAULTS.service),
+    storageDir: z.string().min(1).default(DEFAULTS.storageDir),
+    http: hostPort.prefault(DEFAULTS.http),
+    edge: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    keyFile: z.string().min(1).optional(),
+    pskFile: z.string().min(1).optional(),
+    mdns: z.boolean().default(false),
+    capacity: size.prefault(DEFAULTS.capacity),
+    token: z.string().min(16, 'FASTREG_TOKEN must be at least 16 characters').optional(),
+    discoveryInterval: intervalMs.default(DEFAULTS.discoveryIntervalMs),
+    reprovideInterval: intervalMs.default(DEFAULTS.reprovideIntervalMs),
+  })
+  .transform((config) => ({ ...config, keyFile: config.keyFile ?? join(config.storageDir, 'identity.key') }));
+
+export type SidecarConfig = z.output<typeof SidecarConfigSchema>;
+export type SidecarConfigInput = z.input<typeof SidecarConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const FLAG_NAMES: Record<string, string> = {
+  storageDir: '--storage-dir',
+  keyFile: '--key-file',
+  pskFile: '--psk-file',
+  token: 'FASTREG_TOKEN',
+  discoveryInterval: '--discovery-interval',
+  reprovideInterval: '--reprovide-interval',
+};
+
+/** Validates once; every problem is reported with the flag it came from. */
+export function loadSidecarConfig(input: SidecarConfigInput): SidecarConfig {
+  const parsed = SidecarConfigSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? '');
+    const flag = FLAG_NAMES[key] ?? `--${key}`;
+    return `${flag}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid sidecar configuration:\n  ${lines.join('\n  ')}`);
+}

@@ -1,0 +1,44 @@
+// The edge as the last blob source. A seam: the sidecar only needs "give me this blob's bytes".
+import { OciError } from '../../workers/oci/index.js';
+
+export interface EdgeBlob {
+  body: AsyncIterable<Uint8Array>;
+  size?: number;
+}
+
+export interface EdgeBlobSource {
+  /** The blob's bytes, or undefined when the edge does not have it and cannot get it. */
+  fetchBlob(name: string, digest: string, signal: AbortSignal): Promise<EdgeBlob | undefined>;
+}
+
+export interface HttpEdgeSourceOptions {
+  edgeUrl: string;
+  peerId: string;
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+/** `GET <edge>/v2/<name>/blobs/<digest>` with `X-FastReg-Peer`, so the edge never redirects back to a sidecar. */
+export class HttpEdgeSource implements EdgeBlobSource {
+  constructor(private readonly options: HttpEdgeSourceOptions) {}
+
+  async fetchBlob(name: string, digest: string, signal: AbortSignal): Promise<EdgeBlob | undefined> {
+    const url = new URL(`/v2/${name}/blobs/${digest}`, this.options.edgeUrl);
+    const headers: Record<string, string> = { 'X-FastReg-Peer': this.options.peerId, Accept: 'application/octet-stream' };
+    if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
+    const response = await (this.options.fetch ?? fetch)(url, { headers, signal, redirect: 'follow' });
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      throw new OciError('UPSTREAM_FAILED', `edge answered ${response.status} for ${digest}`);
+    }
+    const length = Number(response.headers.get('Content-Length'));
+    return {
+      body: response.body as unknown as AsyncIterable<Uint8Array>,
+      size: Number.isSafeInteger(length) && length >= 0 && response.headers.has('Content-Length') ? length : undefined,
+    };
+  }
+}

@@ -1,0 +1,40 @@
+// Registering the sidecar with the edge's service records, behind a seam: the sidecar only
+// needs register-then-heartbeat. Wired when the edge's /services API is available.
+export interface SidecarRecord {
+  service: string;
+  peerId: string;
+  httpUrl: string;
+  multiaddrs: string[];
+}
+
+export interface EdgeRegistrar {
+  register(record: SidecarRecord, signal: AbortSignal): Promise<void>;
+  heartbeat(record: SidecarRecord, signal: AbortSignal): Promise<void>;
+  deregister?(record: SidecarRecord, signal: AbortSignal): Promise<void>;
+}
+
+/** Keeps a record alive: registers, then heartbeats every interval until the signal aborts. */
+export async function keepRegistered(
+  registrar: EdgeRegistrar,
+  record: () => SidecarRecord,
+  options: { intervalMs: number; signal: AbortSignal; log: (message: string) => void },
+): Promise<void> {
+  let registered = false;
+  while (!options.signal.aborted) {
+    try {
+      if (registered) await registrar.heartbeat(record(), options.signal);
+      else {
+        await registrar.register(record(), options.signal);
+        registered = true;
+      }
+    } catch (err) {
+      if (options.signal.aborted) return;
+      options.log(`edge registration failed (will retry): ${(err as Error).message}`);
+      registered = false;
+    }
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, options.intervalMs);
+      options.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(undefined); }, { once: true });
+    });
+  }
+}

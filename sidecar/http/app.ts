@@ -1,0 +1,121 @@
+import type { HttpBindings } from '@hono/node-server';
+import { Hono, type Context } from 'hono';
+import { MediaType, OciError, contentRange, ociErrorResponse, parseDigest, parseRange, parseRegistryPath, validateName } from '../../workers/oci/index.js';
+import type { BlobResolver, BlobSourceName } from '../blob-resolver.js';
+import type { SidecarMetrics } from '../metrics.js';
+import { validateKvKey, MAX_KV_VALUE_BYTES } from '../node/kv-record.js';
+import { cidForDigest, type DhtRouter } from '../node/routing.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { requireToken } from './auth.js';
+import { toWebStream } from './streams.js';
+
+export interface BridgeDeps {
+  store: BlobStore;
+  resolver: BlobResolver;
+  router: DhtRouter;
+  metrics: SidecarMetrics;
+  token?: string;
+  info(): { peerId: string; addrs: string[]; service: string };
+  peers(): { peerId: string; addrs: string[] }[];
+}
+
+type BridgeEnv = { Bindings: HttpBindings; Variables: { source: BlobSourceName | 'none' } };
+
+/** The sidecar's HTTP bridge. Errors are thrown as OciError and become responses in onError only. */
+export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
+  const app = new Hono<BridgeEnv>();
+  const writeGuard = requireToken(deps.token);
+
+  app.use(async (c, next) => {
+    await next();
+    deps.metrics.requests.inc({ route: c.req.routePath || 'unmatched', status: String(c.res.status), source: c.get('source') ?? 'none' });
+  });
+  app.onError((err, c) => {
+    const response = ociErrorResponse(err, c.req.method);
+    if (!(err instanceof OciError)) console.error(`fastreg sidecar: ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`);
+    return response;
+  });
+  app.notFound((c) => ociErrorResponse(new OciError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path.slice(0, 120)}`), c.req.method));
+
+  const serveBlob = async (c: Context<BridgeEnv>, digest: string, name: string | undefined) => {
+    const blob = await deps.resolver.ensure(digest, name);
+    c.set('source', blob.source);
+    const range = parseRange(c.req.header('Range'), blob.size);
+    const headers: Record<string, string> = {
+      'Content-Type': MediaType.OctetStream,
+      'Docker-Content-Digest': blob.digest,
+      'Accept-Ranges': 'bytes',
+      'Content-Length': String(range ? range.length : blob.size),
+      'X-FastReg-Source': blob.source,
+    };
+    if (range) headers['Content-Range'] = contentRange(range, blob.size);
+    const status = range ? 206 : 200;
+    if (c.req.method === 'HEAD') return c.body(null, status, headers);
+    const body = await deps.store.open(blob.digest, range ? { offset: range.offset, length: range.length } : {});
+    return c.body(toWebStream(body), status, headers);
+  };
+
+  app.get('/v2/', (c) => c.json({}, 200, { 'Docker-Distribution-API-Version': 'registry/2.0' }));
+  app.on(['GET', 'HEAD'], '/v2/*', async (c) => {
+    const path = parseRegistryPath(c.req.path);
+    if (path.kind !== 'blob') throw new OciError('UNSUPPORTED', 'the sidecar serves blobs only; manifests come from the edge');
+    return serveBlob(c, path.digest, path.name);
+  });
+
+  app.on(['GET', 'HEAD'], '/blobs/:digest', async (c) => {
+    const name = c.req.query('name');
+    return serveBlob(c, parseDigest(c.req.param('digest')).value, name === undefined ? undefined : validateName(name));
+  });
+
+  app.put('/blobs/:digest', writeGuard, async (c) => {
+    const digest = parseDigest(c.req.param('digest')).value;
+    const lengthHeader = c.req.header('Content-Length');
+    const expectedSize = lengthHeader === undefined ? undefined : Number(lengthHeader);
+    if (expectedSize !== undefined && (!Number.isSafeInteger(expectedSize) || expectedSize < 0)) {
+      throw new OciError('SIZE_INVALID', 'invalid Content-Length');
+    }
+    const body: AsyncIterable<Uint8Array> | null =
+      (c.env?.incoming as AsyncIterable<Uint8Array> | undefined) ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null);
+    if (!body) throw new OciError('BLOB_UPLOAD_INVALID', 'request has no body');
+    const existing = await deps.store.stat(digest);
+    const info = existing ?? (await deps.store.put(body, digest, { expectedSize }));
+    void deps.resolver.announce(digest);
+    return c.json(info, existing ? 200 : 201, { 'Docker-Content-Digest': digest, Location: `/blobs/${digest}` });
+  });
+
+  app.get('/providers/:digest', async (c) => {
+    const digest = parseDigest(c.req.param('digest')).value;
+    const providers = await deps.router.findProviders(cidForDigest(digest), { timeoutMs: 5_000 });
+    const held = await deps.store.has(digest);
+    const self = deps.info();
+    return c.json({
+      digest,
+      providers: [
+        ...(held ? [{ peerId: self.peerId, addrs: self.addrs, self: true }] : []),
+        ...providers.map((p) => ({ peerId: p.id.toString(), addrs: p.multiaddrs.map(String), self: false })),
+      ],
+    });
+  });
+
+  app.get('/kv/:key{.+}', async (c) => {
+    const key = validateKvKey(c.req.param('key'));
+    const record = await deps.router.getValue(key);
+    if (!record) throw new OciError('NOT_FOUND', `no value for kv key ${key}`);
+    return c.json({ key, value: record.value, seq: record.seq });
+  });
+
+  app.put('/kv/:key{.+}', writeGuard, async (c) => {
+    const key = validateKvKey(c.req.param('key'));
+    const length = Number(c.req.header('Content-Length') ?? '0');
+    if (length > MAX_KV_VALUE_BYTES) throw new OciError('PAYLOAD_TOO_LARGE', `kv values are limited to ${MAX_KV_VALUE_BYTES} bytes`);
+    const value = await c.req.text();
+    const record = await deps.router.putValue(key, value);
+    return c.json({ key, value: record.value, seq: record.seq }, 201);
+  });
+
+  app.get('/peers', (c) => c.json({ peers: deps.peers() }));
+  app.get('/healthz', (c) => c.json({ status: 'ok', ...deps.info(), peers: deps.peers().length, store: deps.store.usage() }));
+  app.get('/metrics', async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
+
+  return app;
+}

@@ -1,0 +1,56 @@
+import '../polyfills.js';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import type { Libp2p, PrivateKey } from '@libp2p/interface';
+import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht';
+import { mdns } from '@libp2p/mdns';
+import { ping, type Ping } from '@libp2p/ping';
+import { preSharedKey } from '@libp2p/pnet';
+import { tcp } from '@libp2p/tcp';
+import { createLibp2p } from 'libp2p';
+import { MAX_STREAM_WINDOW, PROTOCOL_PREFIX } from './constants.js';
+import { selectKvRecord, validateKvRecord } from './kv-record.js';
+
+export type SidecarServices = { dht: KadDHT; ping: Ping; identify: unknown };
+export type SidecarLibp2p = Libp2p<SidecarServices>;
+
+export interface NodeOptions {
+  privateKey: PrivateKey;
+  listen: string[];
+  psk?: Uint8Array;
+  mdns?: boolean;
+  /** How long provider records stay valid; tests shorten it. */
+  providerValidityMs?: number;
+}
+
+/** A libp2p node set up for a LAN: kad-dht in server mode that keeps private addresses. */
+export async function createSidecarNode(options: NodeOptions): Promise<SidecarLibp2p> {
+  return createLibp2p({
+    privateKey: options.privateKey,
+    addresses: { listen: options.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })],
+    ...(options.psk ? { connectionProtector: preSharedKey({ psk: options.psk }) } : {}),
+    peerDiscovery: options.mdns ? [mdns({ serviceTag: 'fastreg.local' })] : [],
+    connectionManager: {
+      // Nodes that start together all dial each other at once; the default (5/s per IP) starves them.
+      inboundConnectionThreshold: 1_000,
+      maxConnections: 300,
+    },
+    services: {
+      identify: identify({ protocolPrefix: PROTOCOL_PREFIX.slice(1) }),
+      ping: ping({ protocolPrefix: PROTOCOL_PREFIX.slice(1) }),
+      dht: kadDHT({
+        protocol: `${PROTOCOL_PREFIX}/kad/1.0.0`,
+        clientMode: false,
+        peerInfoMapper: passthroughMapper,
+        allowQueryWithZeroPeers: true,
+        validators: { fastreg: validateKvRecord },
+        selectors: { fastreg: selectKvRecord },
+        ...(options.providerValidityMs ? { reprovide: { validity: options.providerValidityMs } } : {}),
+      }),
+    },
+  });
+}

@@ -1,0 +1,63 @@
+// The sidecar's content-addressed store, spegel style: one small interface, a file-backed
+// implementation and an in-memory fake beside it, both checked by one conformance suite.
+import type { DigestAlgorithm } from '../../workers/oci/index.js';
+
+export interface BlobInfo {
+  digest: string;
+  size: number;
+}
+
+export interface BlobUsage {
+  bytes: number;
+  count: number;
+  capacity: number;
+  evictions: number;
+}
+
+/** An in-progress write. Bytes are hashed as they arrive; `commit` verifies and publishes atomically. */
+export interface BlobWriter {
+  readonly digest: string;
+  /** Bytes accepted so far: the offset a resumed transfer continues from. */
+  readonly written: number;
+  write(chunk: Uint8Array): Promise<void>;
+  /** Verifies the digest (and size, if expected) and makes the blob visible under its name. */
+  commit(): Promise<BlobInfo>;
+  /** Drops everything written; nothing is left under the blob's name. */
+  abort(): Promise<void>;
+}
+
+export interface OpenOptions {
+  offset?: number;
+  /** Bytes to read from `offset`; the rest of the blob when omitted. */
+  length?: number;
+}
+
+export interface BlobStore {
+  stat(digest: string): Promise<BlobInfo | undefined>;
+  has(digest: string): Promise<boolean>;
+  /** Streams a stored blob (throws BLOB_UNKNOWN when absent). The blob cannot be evicted while it is read. */
+  open(digest: string, options?: OpenOptions): Promise<AsyncIterable<Uint8Array>>;
+  /** Starts a verified write; the blob cannot be evicted to make room for itself. */
+  beginWrite(digest: string, options?: { expectedSize?: number }): Promise<BlobWriter>;
+  /** Streams `source` into the store, verifying the digest; nothing is stored on mismatch. */
+  put(source: AsyncIterable<Uint8Array>, digest: string, options?: { expectedSize?: number }): Promise<BlobInfo>;
+  delete(digest: string): Promise<boolean>;
+  list(): Promise<BlobInfo[]>;
+  usage(): BlobUsage;
+}
+
+export function algorithmOf(digest: string): DigestAlgorithm {
+  return digest.startsWith('sha512:') ? 'sha512' : 'sha256';
+}
+
+/** Shared by both implementations so they fail the same way. */
+export async function putVia(store: BlobStore, source: AsyncIterable<Uint8Array>, digest: string, expectedSize?: number): Promise<BlobInfo> {
+  const writer = await store.beginWrite(digest, { expectedSize });
+  try {
+    for await (const chunk of source) await writer.write(chunk);
+    return await writer.commit();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}

@@ -1,0 +1,256 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OciError, parseDigest } from '../../workers/oci/index.js';
+import { putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions } from './blob-store.js';
+import { DigestVerifier } from './verifier.js';
+
+const TEMP_SUFFIX = '.part';
+const WRITE_BATCH_BYTES = 1024 * 1024;
+const READ_CHUNK_BYTES = 256 * 1024;
+
+interface Entry {
+  size: number;
+  lastAccess: number;
+}
+
+export interface FsBlobStoreOptions {
+  dir: string;
+  /** Bytes; blobs are evicted least-recently-used first to stay under it. */
+  capacity: number;
+  onEvict?: (info: BlobInfo) => void;
+}
+
+/**
+ * Blobs live at `<dir>/blobs/<algorithm>/<hex>`. Writes go to a `.part` file in the same directory,
+ * are verified and fsynced, then renamed, so a crash never leaves a partial blob under its final name.
+ */
+export class FsBlobStore implements BlobStore {
+  private readonly entries = new Map<string, Entry>();
+  /** Blobs being read or written; never evicted. */
+  private readonly pins = new Map<string, number>();
+  private bytes = 0;
+  private evictions = 0;
+
+  private constructor(private readonly options: FsBlobStoreOptions) {}
+
+  static async open(options: FsBlobStoreOptions): Promise<FsBlobStore> {
+    const store = new FsBlobStore(options);
+    await store.load();
+    return store;
+  }
+
+  private dirFor(algorithm: string): string {
+    return join(this.options.dir, 'blobs', algorithm);
+  }
+
+  private pathFor(digest: string): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(this.dirFor(algorithm), hex);
+  }
+
+  /** Indexes stored blobs and removes temp files left by a crash. */
+  private async load(): Promise<void> {
+    for (const algorithm of ['sha256', 'sha512']) {
+      const dir = this.dirFor(algorithm);
+      await mkdir(dir, { recursive: true });
+      for (const name of await readdir(dir)) {
+        const path = join(dir, name);
+        if (name.endsWith(TEMP_SUFFIX)) {
+          await rm(path, { force: true });
+          continue;
+        }
+        if (!/^[a-f0-9]+$/.test(name)) continue;
+        const info = await stat(path);
+        this.entries.set(`${algorithm}:${name}`, { size: info.size, lastAccess: info.atimeMs });
+        this.bytes += info.size;
+      }
+    }
+  }
+
+  async stat(digest: string): Promise<BlobInfo | undefined> {
+    const entry = this.entries.get(parseDigest(digest).value);
+    return entry ? { digest, size: entry.size } : undefined;
+  }
+
+  async has(digest: string): Promise<boolean> {
+    return this.entries.has(parseDigest(digest).value);
+  }
+
+  async open(digest: string, options: OpenOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    const entry = this.entries.get(parseDigest(digest).value);
+    if (!entry) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not stored here`);
+    const offset = options.offset ?? 0;
+    const length = options.length ?? entry.size - offset;
+    if (offset < 0 || length < 0 || offset + length > entry.size) {
+      throw new OciError('RANGE_INVALID', `range ${offset}+${length} is outside blob of ${entry.size} bytes`);
+    }
+    // Opened now, so an eviction between open and read cannot pull the file away.
+    const handle = await open(this.pathFor(digest), 'r');
+    this.touch(digest, entry);
+    return this.readFrom(digest, handle, offset, length);
+  }
+
+  private async *readFrom(digest: string, handle: FileHandle, offset: number, length: number): AsyncGenerator<Uint8Array> {
+    this.pin(digest);
+    try {
+      if (length === 0) return;
+      const stream = createReadStream('', { fd: handle, start: offset, end: offset + length - 1, highWaterMark: READ_CHUNK_BYTES, autoClose: false });
+      try {
+        for await (const chunk of stream) yield chunk as Buffer;
+      } finally {
+        stream.destroy();
+      }
+    } finally {
+      await handle.close().catch(() => undefined);
+      this.unpin(digest);
+    }
+  }
+
+  async beginWrite(digest: string, options: { expectedSize?: number } = {}): Promise<BlobWriter> {
+    const canonical = parseDigest(digest).value;
+    const finalPath = this.pathFor(canonical);
+    if (options.expectedSize !== undefined) await this.makeRoom(options.expectedSize, canonical);
+    const tempPath = `${finalPath}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
+    const handle = await open(tempPath, 'wx', 0o644);
+    this.pin(canonical);
+    return new FsBlobWriter(canonical, handle, tempPath, finalPath, new DigestVerifier(canonical, options.expectedSize), {
+      publish: async (size) => {
+        await this.makeRoom(size, canonical);
+        await rename(tempPath, finalPath);
+        const previous = this.entries.get(canonical);
+        if (previous) this.bytes -= previous.size;
+        this.entries.set(canonical, { size, lastAccess: Date.now() });
+        this.bytes += size;
+      },
+      done: () => this.unpin(canonical),
+    });
+  }
+
+  put(source: AsyncIterable<Uint8Array>, digest: string, options: { expectedSize?: number } = {}): Promise<BlobInfo> {
+    return putVia(this, source, digest, options.expectedSize);
+  }
+
+  async delete(digest: string): Promise<boolean> {
+    const canonical = parseDigest(digest).value;
+    const entry = this.entries.get(canonical);
+    if (!entry) return false;
+    this.entries.delete(canonical);
+    this.bytes -= entry.size;
+    await rm(this.pathFor(canonical), { force: true });
+    return true;
+  }
+
+  async list(): Promise<BlobInfo[]> {
+    return [...this.entries].map(([digest, entry]) => ({ digest, size: entry.size }));
+  }
+
+  usage(): BlobUsage {
+    return { bytes: this.bytes, count: this.entries.size, capacity: this.options.capacity, evictions: this.evictions };
+  }
+
+  /** Evicts least-recently-used blobs that nobody is reading or writing until `incoming` fits. */
+  private async makeRoom(incoming: number, keep: string): Promise<void> {
+    if (incoming > this.options.capacity) {
+      throw new OciError('PAYLOAD_TOO_LARGE', `blob of ${incoming} bytes exceeds the store capacity of ${this.options.capacity} bytes`);
+    }
+    if (this.bytes + incoming <= this.options.capacity) return;
+    const candidates = [...this.entries]
+      .filter(([digest]) => digest !== keep && !this.pins.has(digest))
+      .sort(([, a], [, b]) => a.lastAccess - b.lastAccess);
+    for (const [digest, entry] of candidates) {
+      if (this.bytes + incoming <= this.options.capacity) break;
+      await this.delete(digest);
+      this.evictions += 1;
+      this.options.onEvict?.({ digest, size: entry.size });
+    }
+    if (this.bytes + incoming > this.options.capacity) {
+      throw new OciError('UNAVAILABLE', 'store is full of blobs in use; try again later', { status: 507 });
+    }
+  }
+
+  private touch(digest: string, entry: Entry): void {
+    entry.lastAccess = Date.now();
+    // Persist the access time so LRU order survives a restart; best effort.
+    const seconds = entry.lastAccess / 1000;
+    utimes(this.pathFor(digest), seconds, seconds).catch(() => undefined);
+  }
+
+  private pin(digest: string): void {
+    this.pins.set(digest, (this.pins.get(digest) ?? 0) + 1);
+  }
+
+  private unpin(digest: string): void {
+    const count = (this.pins.get(digest) ?? 1) - 1;
+    if (count <= 0) this.pins.delete(digest);
+    else this.pins.set(digest, count);
+  }
+}
+
+interface WriterHooks {
+  publish(size: number): Promise<void>;
+  done(): void;
+}
+
+class FsBlobWriter implements BlobWriter {
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private finished = false;
+
+  constructor(
+    readonly digest: string,
+    private readonly handle: FileHandle,
+    private readonly tempPath: string,
+    private readonly finalPath: string,
+    private readonly verifier: DigestVerifier,
+    private readonly hooks: WriterHooks,
+  ) {}
+
+  get written(): number {
+    return this.verifier.written;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.finished) throw new Error('write after commit/abort');
+    this.verifier.update(chunk);
+    // Copy: callers (libp2p) may reuse their buffers. Batching keeps syscalls few and memory ≤ ~1 MB.
+    this.batch.push(Buffer.from(chunk));
+    this.batchBytes += chunk.byteLength;
+    if (this.batchBytes >= WRITE_BATCH_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    await this.handle.writev(batch);
+  }
+
+  async commit(): Promise<BlobInfo> {
+    if (this.finished) throw new Error('commit after commit/abort');
+    try {
+      await this.flush();
+      const size = this.verifier.finish();
+      await this.handle.sync();
+      await this.handle.close();
+      await this.hooks.publish(size);
+      this.finished = true;
+      this.hooks.done();
+      return { digest: this.digest, size };
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    this.batch = [];
+    await this.handle.close().catch(() => undefined);
+    await rm(this.tempPath, { force: true });
+    this.hooks.done();
+  }
+}

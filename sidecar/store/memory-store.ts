@@ -1,0 +1,74 @@
+import { OciError, parseDigest } from '../../workers/oci/index.js';
+import { putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions } from './blob-store.js';
+import { DigestVerifier } from './verifier.js';
+
+/** In-memory fake of BlobStore for unit tests; same verification rules as the file store. */
+export class MemoryBlobStore implements BlobStore {
+  private readonly blobs = new Map<string, Uint8Array>();
+
+  async stat(digest: string): Promise<BlobInfo | undefined> {
+    const bytes = this.blobs.get(parseDigest(digest).value);
+    return bytes ? { digest, size: bytes.byteLength } : undefined;
+  }
+
+  async has(digest: string): Promise<boolean> {
+    return this.blobs.has(parseDigest(digest).value);
+  }
+
+  async open(digest: string, options: OpenOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    const bytes = this.blobs.get(parseDigest(digest).value);
+    if (!bytes) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not stored here`);
+    const offset = options.offset ?? 0;
+    const length = options.length ?? bytes.byteLength - offset;
+    if (offset < 0 || length < 0 || offset + length > bytes.byteLength) {
+      throw new OciError('RANGE_INVALID', `range ${offset}+${length} is outside blob of ${bytes.byteLength} bytes`);
+    }
+    const slice = bytes.subarray(offset, offset + length);
+    return (async function* () {
+      for (let at = 0; at < slice.byteLength; at += 64 * 1024) yield slice.subarray(at, at + 64 * 1024);
+    })();
+  }
+
+  async beginWrite(digest: string, options: { expectedSize?: number } = {}): Promise<BlobWriter> {
+    const canonical = parseDigest(digest).value;
+    const verifier = new DigestVerifier(canonical, options.expectedSize);
+    const chunks: Uint8Array[] = [];
+    const blobs = this.blobs;
+    return {
+      digest: canonical,
+      get written() {
+        return verifier.written;
+      },
+      async write(chunk) {
+        verifier.update(chunk);
+        chunks.push(chunk.slice());
+      },
+      async commit() {
+        const size = verifier.finish();
+        blobs.set(canonical, Buffer.concat(chunks));
+        return { digest: canonical, size };
+      },
+      async abort() {
+        chunks.length = 0;
+      },
+    };
+  }
+
+  put(source: AsyncIterable<Uint8Array>, digest: string, options: { expectedSize?: number } = {}): Promise<BlobInfo> {
+    return putVia(this, source, digest, options.expectedSize);
+  }
+
+  async delete(digest: string): Promise<boolean> {
+    return this.blobs.delete(parseDigest(digest).value);
+  }
+
+  async list(): Promise<BlobInfo[]> {
+    return [...this.blobs].map(([digest, bytes]) => ({ digest, size: bytes.byteLength }));
+  }
+
+  usage(): BlobUsage {
+    let bytes = 0;
+    for (const blob of this.blobs.values()) bytes += blob.byteLength;
+    return { bytes, count: this.blobs.size, capacity: Number.POSITIVE_INFINITY, evictions: 0 };
+  }
+}
