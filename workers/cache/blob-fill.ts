@@ -80,9 +80,9 @@ export async function fillBlobFromUpstream(options: BlobFillOptions): Promise<Bl
       ? putVerifiedBlob(writeOptions, toStore, size)
       : putVerifiedBlobMultipart(writeOptions, toStore, options.multipartPartBytes, size);
   const stored = writing.then(
-    (): BlobStoreResult => {
+    (written): BlobStoreResult => {
       stats.blobs.stored += 1;
-      return { stored: true, size: size ?? 0 };
+      return { stored: true, size: written };
     },
     (err: unknown): BlobStoreResult => {
       stats.blobs.storeFailures += 1;

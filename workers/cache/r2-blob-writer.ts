@@ -20,7 +20,7 @@ function metadata(digest: Digest): R2PutOptions {
  * One R2 put of a known-length stream. The bytes pass a verifying step that errors the stream on a
  * digest mismatch, and R2 checks the checksum itself too, so a wrong blob is never stored.
  */
-export async function putVerifiedBlob(options: BlobWriteOptions, body: ReadableStream<Uint8Array>, size: number): Promise<void> {
+export async function putVerifiedBlob(options: BlobWriteOptions, body: ReadableStream<Uint8Array>, size: number): Promise<number> {
   const { bucket, key, digest, onChunk } = options;
   const fixed = new FixedLengthStream(size);
   const piping = body.pipeThrough(verifyingStream(digest, onChunk)).pipeTo(fixed.writable);
@@ -28,6 +28,7 @@ export async function putVerifiedBlob(options: BlobWriteOptions, body: ReadableS
   const checksum = digest.algorithm === 'sha256' ? { sha256: digest.hex } : { sha512: digest.hex };
   await bucket.put(key, fixed.readable, { ...metadata(digest), ...checksum });
   await piping;
+  return size;
 }
 
 /**
@@ -40,7 +41,7 @@ export async function putVerifiedBlobMultipart(
   body: ReadableStream<Uint8Array>,
   partBytes: number,
   expectedSize?: number,
-): Promise<void> {
+): Promise<number> {
   const { bucket, key, digest, onChunk } = options;
   const upload = await bucket.createMultipartUpload(key, metadata(digest));
   const reader = body.getReader();
@@ -80,6 +81,7 @@ export async function putVerifiedBlobMultipart(
       throw new OciError('UPSTREAM_FAILED', `upstream sent ${total} bytes, expected ${expectedSize}`);
     }
     await upload.complete(parts);
+    return total;
   } catch (err) {
     reader.cancel(err).catch(() => undefined);
     await upload.abort().catch(() => undefined);
