@@ -1,6 +1,6 @@
-import { OciError } from '../workers/oci/index.js';
+import { OCI_ERROR_STATUS, OciError, type OciErrorCode } from '../workers/oci/index.js';
 import type { BlobLease } from './blob-lease.js';
-import type { StoredBlob } from './blob-lease-types.js';
+import type { LeaseFailure, StoredBlob } from './blob-lease-types.js';
 
 /** What a fill (the upstream fetch done while holding the lease) hands back. */
 export interface FillOutcome<T> {
@@ -74,6 +74,10 @@ export class BlobLeaseClient {
       if (remaining <= 0) break;
       // Wait at most about one TTL per round, so a holder that died is noticed even without the alarm.
       const woke = await lease.wait(Math.min(remaining, ttlMs + 1_000));
+      if (woke.kind === 'Free' && woke.failure && isDefinitive(woke.failure)) {
+        // The holder got an answer that a retry would only repeat (e.g. 404): share it instead of re-asking.
+        throw new OciError(woke.failure.code as OciErrorCode, woke.failure.message);
+      }
       if (woke.kind === 'Stored') {
         const value = await readStored(woke);
         if (value !== undefined) return value;
@@ -98,7 +102,7 @@ export class BlobLeaseClient {
       outcome = await fill({ progress: () => heartbeat.progress() });
     } catch (err) {
       heartbeat.stop();
-      await lease.release(leaseId, describe(err)).catch(() => undefined);
+      await lease.release(leaseId, describe(err), failureOf(err)).catch(() => undefined);
       throw err;
     }
     const settle = outcome.stored.then(
@@ -112,7 +116,7 @@ export class BlobLeaseClient {
 
 /** Renews the lease about three times per TTL, but only if progress was reported since the last renewal. */
 class Heartbeat {
-  private moved = true;
+  private moved = false;
   private idleTicks = 0;
   private readonly timer: ReturnType<typeof setInterval>;
 
@@ -144,3 +148,11 @@ class Heartbeat {
 }
 
 const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 200);
+
+const failureOf = (err: unknown): LeaseFailure | undefined => (err instanceof OciError ? { code: err.code, message: err.message } : undefined);
+
+/** A 4xx from the upstream (not found, denied, rate limited) would be the same for the next taker; a 5xx or timeout might not. */
+function isDefinitive(failure: LeaseFailure): boolean {
+  const status = (OCI_ERROR_STATUS as Record<string, number>)[failure.code];
+  return status !== undefined && status >= 400 && status < 500;
+}

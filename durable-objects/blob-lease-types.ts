@@ -21,12 +21,22 @@ export type CompleteResult =
   | ({ kind: 'Stored'; wasHolder: boolean } & StoredBlob)
   | ({ kind: 'AlreadyStored' } & StoredBlob);
 
+/** Why a holder gave up: an OCI error code and message. */
+export interface LeaseFailure {
+  code: string;
+  message: string;
+}
+
 export type ReleaseResult = { kind: 'Released'; remainingHolders: number } | { kind: 'NotHolder' };
 
 export type WaitResult =
   | ({ kind: 'Stored' } & StoredBlob)
-  /** Nobody holds the lease any more (released, expired, or never taken): acquire now. */
-  | { kind: 'Free'; reason: 'released' | 'expired' | 'absent' }
+  /**
+   * Nobody holds the lease any more (released, expired, or never taken): acquire now. `failure` is
+   * what the last holder reported when it gave up, so waiters can tell a definitive answer (e.g. the
+   * upstream does not have the blob) from a transient one worth taking over.
+   */
+  | { kind: 'Free'; reason: 'released' | 'expired' | 'absent'; failure?: LeaseFailure }
   /** The waiter's own deadline passed while the lease was still held. */
   | { kind: 'Timeout'; expiresAt: number };
 

@@ -5,6 +5,7 @@ import type {
   AcquireResult,
   BlobLeaseStats,
   CompleteResult,
+  LeaseFailure,
   ReleaseResult,
   RenewResult,
   StoredBlob,
@@ -94,13 +95,22 @@ export class BlobLease extends DurableObject<Env> {
     return { kind: 'Stored', wasHolder, ...this.stored };
   }
 
-  /** Gives the lease up (fetch failed or was abandoned) and wakes the waiters so one of them takes over. */
-  release(leaseId: string, reason = 'released'): ReleaseResult {
+  /**
+   * Gives the lease up (fetch failed or was abandoned) and wakes the waiters so one of them takes over.
+   * `failure`, if given, is passed on to the waiters.
+   */
+  release(leaseId: string, reason = 'released', failure?: LeaseFailure): ReleaseResult {
     if (!this.holders.delete(leaseId)) return { kind: 'NotHolder' };
     this.sql.exec('DELETE FROM holders WHERE lease_id = ?', leaseId);
     this.bump('released');
     console.log(`blob lease ${leaseId} released: ${String(reason).slice(0, 200)}`);
-    if (this.holders.size === 0) this.wakeAll({ kind: 'Free', reason: 'released' });
+    if (this.holders.size > 0) return { kind: 'Released', remainingHolders: this.holders.size };
+    if (failure) {
+      const bounded = { code: String(failure.code).slice(0, 40), message: String(failure.message).slice(0, 500) };
+      this.wakeAll({ kind: 'Free', reason: 'released', failure: bounded });
+    } else {
+      this.wakeAll({ kind: 'Free', reason: 'released' });
+    }
     return { kind: 'Released', remainingHolders: this.holders.size };
   }
 

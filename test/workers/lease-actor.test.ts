@@ -78,6 +78,16 @@ describe('BlobLease renew and release', () => {
     expect((await lease.acquire('edge-b')).kind).toBe('Granted');
     expect(await lease.release('not-a-holder')).toEqual({ kind: 'NotHolder' });
   });
+
+  it("passes the holder's failure on to the woken waiters", async () => {
+    const lease = freshLease();
+    const granted = await lease.acquire('edge-a');
+    if (granted.kind !== 'Granted') throw new Error('expected Granted');
+    const waiting = lease.wait(10_000);
+    await expect.poll(async () => (await lease.stats()).waiters, { timeout: 2_000, interval: 10 }).toBe(1);
+    await lease.release(granted.leaseId, 'upstream 404', { code: 'BLOB_UNKNOWN', message: 'no such blob upstream' });
+    expect(await waiting).toEqual({ kind: 'Free', reason: 'released', failure: { code: 'BLOB_UNKNOWN', message: 'no such blob upstream' } });
+  });
 });
 
 describe('BlobLease wait', () => {

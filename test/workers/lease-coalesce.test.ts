@@ -71,6 +71,21 @@ describe('BlobLeaseClient.coalesce', () => {
     expect(settled.filter((s) => s.status === 'fulfilled' && s.value === 'OK')).toHaveLength(9);
   });
 
+  it("a definitive upstream answer (404) is shared with the waiters instead of each re-asking", async () => {
+    const store = new FakeStore();
+    const k = key('missing');
+    const fill = async () => {
+      await sleep(100);
+      throw new OciError('BLOB_UNKNOWN', 'upstream has no such blob');
+    };
+    const settled = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => client(`c${i}`).coalesce(store.options(k, fill))));
+    expect(store.fills).toBe(1);
+    for (const result of settled) {
+      expect(result.status).toBe('rejected');
+      expect((result as PromiseRejectedResult).reason).toMatchObject({ code: 'BLOB_UNKNOWN', status: 404 });
+    }
+  });
+
   it('a holder that stops making progress loses the lease within the TTL; a waiter takes over', async () => {
     const store = new FakeStore();
     const k = key('stall');
