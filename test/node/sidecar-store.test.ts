@@ -1,0 +1,187 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OciError } from '../../workers/oci/index.js';
+import type { BlobStore } from '../../sidecar/store/blob-store.js';
+import { FsBlobStore } from '../../sidecar/store/fs-store.js';
+import { MemoryBlobStore } from '../../sidecar/store/memory-store.js';
+import { parseSize } from '../../sidecar/sizes.js';
+import { loadSidecarConfig } from '../../sidecar/config.js';
+import { decodeEnvelope, encodeEnvelope, selectKvRecord, validateKvRecord } from '../../sidecar/node/kv-record.js';
+import { PenaltyBox } from '../../sidecar/p2p/penalty-box.js';
+import { makeTempDir, removeDir } from '../helpers/sidecar-cluster.js';
+
+// Fixtures are named by their hash.
+function fixture(size: number) {
+  const bytes = randomBytes(size);
+  return { bytes, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
+}
+
+async function* chunks(bytes: Uint8Array, size = 7_777): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.byteLength; at += size) yield bytes.subarray(at, at + size);
+}
+
+async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of source) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map(removeDir));
+});
+
+const implementations: [string, () => Promise<BlobStore>][] = [
+  ['MemoryBlobStore', async () => new MemoryBlobStore()],
+  [
+    'FsBlobStore',
+    async () => {
+      const dir = await makeTempDir('store');
+      dirs.push(dir);
+      return FsBlobStore.open({ dir, capacity: 64 * 1024 * 1024 });
+    },
+  ],
+];
+
+describe.each(implementations)('BlobStore conformance: %s', (_name, make) => {
+  it('stores a blob and serves bytes that hash to its digest', async () => {
+    const store = await make();
+    const blob = fixture(300_000);
+    expect(await store.has(blob.digest)).toBe(false);
+    const info = await store.put(chunks(blob.bytes), blob.digest, { expectedSize: blob.bytes.length });
+    expect(info).toEqual({ digest: blob.digest, size: blob.bytes.length });
+    expect(await store.stat(blob.digest)).toEqual(info);
+    const served = await collect(await store.open(blob.digest));
+    expect(`sha256:${createHash('sha256').update(served).digest('hex')}`).toBe(blob.digest);
+    expect((await store.list()).map((b) => b.digest)).toContain(blob.digest);
+  });
+
+  it('serves ranges from an offset', async () => {
+    const store = await make();
+    const blob = fixture(100_000);
+    await store.put(chunks(blob.bytes), blob.digest);
+    expect(Buffer.compare(await collect(await store.open(blob.digest, { offset: 12_345 })), blob.bytes.subarray(12_345))).toBe(0);
+    expect(Buffer.compare(await collect(await store.open(blob.digest, { offset: 10, length: 20 })), blob.bytes.subarray(10, 30))).toBe(0);
+    await expect(store.open(blob.digest, { offset: 100_001 })).rejects.toMatchObject({ code: 'RANGE_INVALID' });
+  });
+
+  it('rejects bytes that do not match the digest and stores nothing', async () => {
+    const store = await make();
+    const blob = fixture(50_000);
+    const tampered = Buffer.from(blob.bytes);
+    tampered[49_999] = (tampered[49_999] ?? 0) ^ 1;
+    await expect(store.put(chunks(tampered), blob.digest)).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    expect(await store.has(blob.digest)).toBe(false);
+    await expect(store.put(chunks(blob.bytes), blob.digest, { expectedSize: 10 })).rejects.toBeInstanceOf(OciError);
+    expect(await store.has(blob.digest)).toBe(false);
+  });
+
+  it('resumes a write: bytes written so far are kept and verified with the rest', async () => {
+    const store = await make();
+    const blob = fixture(80_000);
+    const writer = await store.beginWrite(blob.digest);
+    await writer.write(blob.bytes.subarray(0, 30_000));
+    expect(writer.written).toBe(30_000);
+    for await (const chunk of chunks(blob.bytes.subarray(writer.written))) await writer.write(chunk);
+    await writer.commit();
+    expect(await collect(await store.open(blob.digest))).toEqual(Buffer.from(blob.bytes));
+  });
+
+  it('reports unknown blobs and invalid digests as OCI errors', async () => {
+    const store = await make();
+    await expect(store.open(fixture(10).digest)).rejects.toMatchObject({ code: 'BLOB_UNKNOWN' });
+    await expect(store.has('sha256:nothex')).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    expect(await store.delete(fixture(10).digest)).toBe(false);
+  });
+});
+
+describe('FsBlobStore specifics', () => {
+  it('evicts least recently used blobs to stay under capacity, never one being read', async () => {
+    const dir = await makeTempDir('lru');
+    dirs.push(dir);
+    const store = await FsBlobStore.open({ dir, capacity: 250_000 });
+    const [a, b, c, d] = [fixture(100_000), fixture(100_000), fixture(100_000), fixture(100_000)];
+    await store.put(chunks(a!.bytes), a!.digest);
+    await new Promise((r) => setTimeout(r, 5));
+    await store.put(chunks(b!.bytes), b!.digest);
+    await new Promise((r) => setTimeout(r, 5));
+    // Reading `a` makes it recently used; `b` is now the oldest.
+    await collect(await store.open(a!.digest));
+    await store.put(chunks(c!.bytes), c!.digest);
+    expect(await store.has(b!.digest)).toBe(false);
+    expect(await store.has(a!.digest)).toBe(true);
+    expect(store.usage().evictions).toBe(1);
+    // Hold `a` open (pinned) while `d` needs room: `c` goes even though `a` is older.
+    const reading = (await store.open(a!.digest))[Symbol.asyncIterator]();
+    await reading.next();
+    await new Promise((r) => setTimeout(r, 5));
+    await store.put(chunks(d!.bytes), d!.digest);
+    expect(await store.has(a!.digest)).toBe(true);
+    expect(await store.has(c!.digest)).toBe(false);
+    await reading.return?.();
+    expect(store.usage().bytes).toBeLessThanOrEqual(250_000);
+    await expect(store.put(chunks(fixture(300_000).bytes), fixture(1).digest, { expectedSize: 300_000 })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+  });
+
+  it('keeps blobs across a restart and removes stale temp files', async () => {
+    const dir = await makeTempDir('restart');
+    dirs.push(dir);
+    const blob = fixture(20_000);
+    const first = await FsBlobStore.open({ dir, capacity: 1e9 });
+    await first.put(chunks(blob.bytes), blob.digest);
+    // A crash mid-write leaves a .part file and never a file under the final name.
+    const writer = await first.beginWrite(fixture(10).digest);
+    await writer.write(new Uint8Array(5));
+    const algoDir = join(dir, 'blobs', 'sha256');
+    expect((await readdir(algoDir)).some((name) => name.endsWith('.part'))).toBe(true);
+    await mkdir(algoDir, { recursive: true });
+    await writeFile(join(algoDir, 'deadbeef.abc.part'), 'junk');
+    const second = await FsBlobStore.open({ dir, capacity: 1e9 });
+    expect(await second.stat(blob.digest)).toEqual({ digest: blob.digest, size: 20_000 });
+    expect((await readdir(algoDir)).filter((name) => name.endsWith('.part'))).toEqual([]);
+    expect(await collect(await second.open(blob.digest))).toEqual(Buffer.from(blob.bytes));
+  });
+});
+
+describe('sidecar config, sizes, kv records, penalty box', () => {
+  it('parses human sizes', () => {
+    expect(parseSize('10GiB')).toBe(10 * 2 ** 30);
+    expect(parseSize('500MB')).toBe(500e6);
+    expect(parseSize('1.5k')).toBe(1500);
+    expect(parseSize('123')).toBe(123);
+    expect(parseSize('lots')).toBeUndefined();
+    expect(parseSize('5 parsecs')).toBeUndefined();
+  });
+
+  it('validates config once with messages naming the flag', () => {
+    const config = loadSidecarConfig({ storageDir: '/tmp/x', capacity: '1GiB', http: '127.0.0.1:0' });
+    expect(config.capacity).toBe(2 ** 30);
+    expect(config.keyFile).toBe('/tmp/x/identity.key');
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 0 });
+    const bad = () => loadSidecarConfig({ capacity: 'lots', bootstrap: ['/ip4/1.2.3.4/tcp/1'], http: 'nope:99999' });
+    expect(bad).toThrow(/--capacity: expected a size/);
+    expect(bad).toThrow(/--bootstrap: expected a multiaddr ending in \/p2p\//);
+    expect(bad).toThrow(/--http: expected host:port/);
+  });
+
+  it('kv selector picks the newest envelope; the validator rejects junk', () => {
+    const key = new TextEncoder().encode('/fastreg/a');
+    const records = [encodeEnvelope('old', 1), encodeEnvelope('new', 3), encodeEnvelope('mid', 2)];
+    expect(selectKvRecord(key, records)).toBe(1);
+    expect(decodeEnvelope(records[1]!).value).toBe('new');
+    expect(() => validateKvRecord(key, records[0]!)).not.toThrow();
+    expect(() => validateKvRecord(key, new TextEncoder().encode('{"v":2}'))).toThrow();
+    expect(() => validateKvRecord(new TextEncoder().encode('/other/a'), records[0]!)).toThrow();
+  });
+
+  it('penalties expire', () => {
+    let now = 1_000;
+    const box = new PenaltyBox(500, () => now);
+    box.penalize('peer');
+    expect(box.isPenalized('peer')).toBe(true);
+    now += 501;
+    expect(box.isPenalized('peer')).toBe(false);
+  });
+});
