@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './output.js';
 import { servicesCommand } from './services.js';
+import { kvCommand } from './kv-command.js';
+import { sidecarCommand } from './sidecar-command.js';
 
 /** Builds the `fastreg` command tree. Each subcommand lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -10,6 +12,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addCommand(servicesCommand());
+  program.addCommand(sidecarCommand());
+  program.addCommand(kvCommand());
   return program;
 }
 
