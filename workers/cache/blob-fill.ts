@@ -16,6 +16,8 @@ export interface BlobFillOptions {
   rangeHeader?: string | null;
   multipartThresholdBytes: number;
   multipartPartBytes: number;
+  /** Called whenever bytes move towards R2; the blob lease is renewed only while they do. */
+  onProgress?: () => void;
 }
 
 export type BlobStoreResult = { stored: true; size: number } | { stored: false; reason: string };
@@ -71,6 +73,7 @@ export async function fillBlobFromUpstream(options: BlobFillOptions): Promise<Bl
     digest,
     onChunk: (bytes: number) => {
       watchdog.touch();
+      options.onProgress?.();
       upstreamCounters.bytes += bytes;
       stats.blobs.bytesFromUpstream += bytes;
     },

@@ -2,8 +2,8 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import { headUpstreamBlob } from '../cache/blob-head.js';
-import { fillBlobFromUpstream } from '../cache/blob-fill.js';
 import { serveStoredBlob } from '../cache/blob-store.js';
+import { fillBlobWithLease } from '../cache/leased-blob-fill.js';
 import { getManifest } from '../cache/manifest-cache.js';
 import { requireToken } from '../middleware/auth.js';
 import { MANIFEST_ACCEPT, OciError, parseDigest, parseRegistryPath, type Reference } from '../oci/index.js';
@@ -73,16 +73,17 @@ async function blobResponse(c: RegistryContext, upstream: SelectedUpstream, dige
   if (stored) return stored;
   if (method === 'HEAD') return headUpstreamBlob(upstream, digest);
   const config = c.get('config');
-  const fill = await fillBlobFromUpstream({
+  return fillBlobWithLease({
     bucket: c.env.BLOBS,
     upstream,
     digest,
     rangeHeader,
     multipartThresholdBytes: config.MULTIPART_THRESHOLD_BYTES,
     multipartPartBytes: config.MULTIPART_PART_BYTES,
+    leases: c.env.BLOB_LEASE,
+    config,
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   });
-  c.executionCtx.waitUntil(fill.stored);
-  return fill.response;
 }
 
 /** Passed through to the upstream, with its `n` and `last` pagination parameters. */
