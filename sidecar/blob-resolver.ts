@@ -32,6 +32,7 @@ export interface ResolverDeps {
 
 const PROVIDER_LOOKUP_MS = 3_000;
 const PROVIDER_SETTLE_MS = 250;
+const LOOKUP_ROUNDS = 3;
 const FETCH_TIMEOUT_MS = 30 * 60_000;
 
 export class BlobResolver {
@@ -85,41 +86,51 @@ export class BlobResolver {
    * digest mismatch penalizes every peer that contributed bytes and starts over from zero.
    */
   private async fetchFromPeers(digest: string, signal: AbortSignal): Promise<ResolvedBlob | undefined> {
-    const providers = await this.deps.router.findProviders(cidForDigest(digest), { timeoutMs: PROVIDER_LOOKUP_MS, settleMs: PROVIDER_SETTLE_MS, signal });
-    const candidates = providers.filter((provider) => !this.deps.penalties.isPenalized(provider.id.toString()));
-    if (candidates.length === 0) return undefined;
+    const tried = new Set<string>();
     let writer: BlobWriter | undefined;
     let contributors = new Set<string>();
     let size: number | undefined;
     try {
-      for (const provider of candidates) {
-        const peer = provider.id;
-        if (this.deps.penalties.isPenalized(peer.toString())) continue;
-        writer ??= await this.deps.store.beginWrite(digest);
-        if (writer.written > 0) this.deps.metrics.resumes.inc();
-        try {
-          await this.addAddresses(peer, provider.multiaddrs);
-          const result = await fetchFromPeer(this.deps.node, peer, writer, { ...this.deps, expectedSize: size, signal });
-          size = result.size;
-          contributors.add(peer.toString());
-        } catch (err) {
-          if (writer.written > 0) contributors.add(peer.toString());
-          if (err instanceof PeerMisbehavedError) this.penalize(peer, err.message);
-          else if (!(err instanceof PeerLacksBlobError)) this.deps.log(`fetch ${digest} from ${peer} stopped at ${writer.written} bytes: ${(err as Error).message}`);
-          if (signal.aborted) throw err;
-          continue;
-        }
-        const current = writer;
-        writer = undefined;
-        try {
-          const info = await current.commit();
-          return { ...info, source: 'p2p' };
-        } catch (err) {
-          if (!(err instanceof OciError) || (err.code !== 'DIGEST_INVALID' && err.code !== 'SIZE_INVALID')) throw err;
-          this.deps.metrics.digestFailures.inc();
-          for (const contributor of contributors) this.penalize(contributor, err.message);
-          contributors = new Set();
-          size = undefined;
+      // The first lookup returns soon after a provider answers; later rounds run the full query
+      // for providers not tried yet (the first answer may have listed only some of them).
+      for (let round = 0; round < LOOKUP_ROUNDS; round++) {
+        const providers = await this.deps.router.findProviders(cidForDigest(digest), {
+          timeoutMs: PROVIDER_LOOKUP_MS,
+          settleMs: round === 0 ? PROVIDER_SETTLE_MS : undefined,
+          signal,
+        });
+        const candidates = providers.filter((p) => !tried.has(p.id.toString()) && !this.deps.penalties.isPenalized(p.id.toString()));
+        if (candidates.length === 0) break;
+        for (const provider of candidates) {
+          const peer = provider.id;
+          tried.add(peer.toString());
+          if (this.deps.penalties.isPenalized(peer.toString())) continue;
+          writer ??= await this.deps.store.beginWrite(digest);
+          if (writer.written > 0) this.deps.metrics.resumes.inc();
+          try {
+            await this.addAddresses(peer, provider.multiaddrs);
+            const result = await fetchFromPeer(this.deps.node, peer, writer, { ...this.deps, expectedSize: size, signal });
+            size = result.size;
+            contributors.add(peer.toString());
+          } catch (err) {
+            if (writer.written > 0) contributors.add(peer.toString());
+            if (err instanceof PeerMisbehavedError) this.penalize(peer, err.message);
+            else if (!(err instanceof PeerLacksBlobError)) this.deps.log(`fetch ${digest} from ${peer} stopped at ${writer.written} bytes: ${(err as Error).message}`);
+            if (signal.aborted) throw err;
+            continue;
+          }
+          const current = writer;
+          writer = undefined;
+          try {
+            const info = await current.commit();
+            return { ...info, source: 'p2p' };
+          } catch (err) {
+            if (!(err instanceof OciError) || (err.code !== 'DIGEST_INVALID' && err.code !== 'SIZE_INVALID')) throw err;
+            this.deps.metrics.digestFailures.inc();
+            for (const contributor of contributors) this.penalize(contributor, err.message);
+            contributors = new Set();
+            size = undefined;
+          }
         }
       }
       return undefined;

@@ -24,6 +24,8 @@ export interface SidecarStartOptions {
   bootstrap?: string[];
   env?: Record<string, string>;
   args?: string[];
+  /** 'test' (default) runs the test entry, which honours FASTREG_TEST_* fault injection; 'cli' runs bin/fastreg.js. */
+  entry?: 'test' | 'cli';
 }
 
 export interface SidecarProcess {
@@ -49,7 +51,8 @@ export async function makeTempDir(prefix: string): Promise<string> {
 export async function startSidecar(options: SidecarStartOptions): Promise<SidecarProcess> {
   const dir = options.dir ?? (await makeTempDir(options.name));
   const args = [
-    '--import', 'tsx', ENTRY, 'sidecar',
+    ...(options.entry === 'cli' ? [join(ROOT, 'bin/fastreg.js')] : ['--import', 'tsx', ENTRY]),
+    'sidecar',
     '--listen', '/ip4/127.0.0.1/tcp/0',
     '--http', '127.0.0.1:0',
     '--storage-dir', dir,

@@ -1,0 +1,226 @@
+// P2P benchmark: sidecar-to-sidecar throughput against raw noise+yamux and raw TCP on loopback (same
+// run, as ratios), sidecar RSS while moving a large blob, and DHT provide/find latency with 20
+// in-process nodes. Run alone with `npx tsx bench/p2p.ts [--size-mb N] [--dht-nodes N]`.
+import '../sidecar/polyfills.js';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { MAX_STREAM_WINDOW } from '../sidecar/node/constants.js';
+import { createSidecarNode, type SidecarLibp2p } from '../sidecar/node/create-node.js';
+import { DhtRouter, cidForDigest } from '../sidecar/node/routing.js';
+import { StreamReader } from '../sidecar/p2p/stream-io.js';
+import { makeBlobFile, makeTempDir, putBlobFile, removeDir, rssOf, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
+
+const MB = 1024 * 1024;
+const ROOT = resolve(import.meta.dirname, '..');
+
+export interface P2pBenchOptions {
+  /** Blob size for the throughput comparison and the RSS figure (default 1 GiB). */
+  sizeBytes?: number;
+  dhtNodes?: number;
+  dhtSamples?: number;
+  log?: (line: string) => void;
+}
+
+export interface P2pBenchFigures {
+  sizeBytes: number;
+  rawTcpMBps: number;
+  rawLibp2pMBps: number;
+  sidecarP2pMBps: number;
+  sidecarVsLibp2p: number;
+  sidecarVsTcp: number;
+  libp2pVsTcp: number;
+  sidecarBridgeServeMBps: number;
+  senderPeakRssMB: number;
+  receiverPeakRssMB: number;
+  dht: { nodes: number; mode: 'in-process'; provideMs: Stats; findFirstProviderMs: Stats; putMs: Stats; getMs: Stats };
+}
+
+interface Stats {
+  median: number;
+  p90: number;
+  max: number;
+}
+
+function stats(values: number[]): Stats {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+  return { median: at(0.5), p90: at(0.9), max: Math.round(sorted[sorted.length - 1] ?? 0) };
+}
+
+async function spawnSender(mode: 'tcp' | 'libp2p', size: number): Promise<{ child: ChildProcess; info: { port?: number; addr?: string } }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'bench/p2p-sender.ts'), mode, String(size)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  return { child, info: JSON.parse(line.toString().split('\n')[0]!) };
+}
+
+async function rawTcp(size: number): Promise<number> {
+  const { child, info } = await spawnSender('tcp', size);
+  try {
+    const started = performance.now();
+    let received = 0;
+    const socket = net.connect(info.port!, '127.0.0.1');
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    await once(socket, 'end');
+    if (received !== size) throw new Error(`raw tcp got ${received} of ${size}`);
+    return size / MB / ((performance.now() - started) / 1000);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+async function rawLibp2p(size: number): Promise<number> {
+  const { child, info } = await spawnSender('libp2p', size);
+  const node = await createLibp2p({
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })],
+  });
+  try {
+    const started = performance.now();
+    const stream = await node.dialProtocol(multiaddr(info.addr!), '/fastreg-bench/1.0.0');
+    const reader = new StreamReader(stream);
+    let received = 0;
+    for (let chunk = await reader.read(); chunk; chunk = await reader.read()) received += chunk.byteLength;
+    if (received !== size) throw new Error(`raw libp2p got ${received} of ${size}`);
+    return size / MB / ((performance.now() - started) / 1000);
+  } finally {
+    await node.stop();
+    child.kill('SIGTERM');
+  }
+}
+
+async function sidecarPair(size: number, log: (line: string) => void) {
+  const work = await makeTempDir('bench-p2p');
+  const nodes: SidecarProcess[] = [];
+  try {
+    log(`writing a ${Math.round(size / MB)} MiB blob`);
+    const blob = await makeBlobFile(work, size);
+    // The production CLI, not the test entry.
+    nodes.push(await startSidecar({ name: 'sender', entry: 'cli', args: ['--capacity', '100GiB'] }));
+    nodes.push(await startSidecar({ name: 'receiver', entry: 'cli', bootstrap: [nodes[0]!.addr], args: ['--capacity', '100GiB'] }));
+    const [sender, receiver] = nodes as [SidecarProcess, SidecarProcess];
+    const put = await putBlobFile(sender.url, blob.digest, blob.path);
+    if (put.status !== 201) throw new Error(`PUT failed: ${put.status} ${put.body}`);
+    await waitFor(async () => {
+      const body = (await (await fetch(`${receiver.url}/providers/${blob.digest}`)).json()) as { providers: unknown[] };
+      return body.providers.length > 0;
+    }, { timeoutMs: 20_000, what: 'provider record' });
+    const peaks = { sender: sender.rssBytes(), receiver: receiver.rssBytes() };
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peaks.sender = Math.max(peaks.sender, sender.rssBytes());
+        peaks.receiver = Math.max(peaks.receiver, receiver.rssBytes());
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    // HEAD makes the receiver fetch and store the blob over P2P (lookup + transfer + verify + fsync).
+    const started = performance.now();
+    const head = await fetch(`${receiver.url}/blobs/${blob.digest}`, { method: 'HEAD' });
+    const p2pSeconds = (performance.now() - started) / 1000;
+    sampling = false;
+    await sampler;
+    if (head.status !== 200 || head.headers.get('x-fastreg-source') !== 'p2p') throw new Error(`HEAD gave ${head.status} from ${head.headers.get('x-fastreg-source')}`);
+    // Then the bridge serving the stored blob to a local client.
+    const serveStart = performance.now();
+    const response = await fetch(`${receiver.url}/blobs/${blob.digest}`);
+    let served = 0;
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) served += chunk.byteLength;
+    if (served !== size) throw new Error(`bridge served ${served} of ${size}`);
+    const serveSeconds = (performance.now() - serveStart) / 1000;
+    return {
+      p2pMBps: size / MB / p2pSeconds,
+      serveMBps: size / MB / serveSeconds,
+      senderPeakRssMB: Math.round(peaks.sender / MB),
+      receiverPeakRssMB: Math.round(peaks.receiver / MB),
+    };
+  } finally {
+    await stopAll(nodes);
+    await Promise.all([removeDir(work), ...nodes.map((n) => removeDir(n.dir))]);
+  }
+}
+
+async function dhtLatency(count: number, samples: number) {
+  const nodes: SidecarLibp2p[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const node = await createSidecarNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
+      nodes.push(node);
+    }
+    // Ring plus a few chords, then let the routing tables fill.
+    await Promise.all(nodes.map((node, i) => Promise.all([1, 2, 5].map((step) => node.dial(nodes[(i + step) % count]!.getMultiaddrs()[0]!).catch(() => undefined)))));
+    await new Promise((r) => setTimeout(r, 2_000));
+    const provideMs: number[] = [];
+    const findMs: number[] = [];
+    const putMs: number[] = [];
+    const getMs: number[] = [];
+    for (let s = 0; s < samples; s++) {
+      const provider = nodes[(s * 7) % count]!;
+      const seeker = nodes[(s * 7 + count / 2) % count]!;
+      const digest = `sha256:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex')}`;
+      let t = performance.now();
+      await new DhtRouter(provider).provide(cidForDigest(digest));
+      provideMs.push(performance.now() - t);
+      t = performance.now();
+      const found = await new DhtRouter(seeker).findProviders(cidForDigest(digest), { limit: 1, timeoutMs: 10_000 });
+      if (found.length > 0) findMs.push(performance.now() - t);
+      t = performance.now();
+      await new DhtRouter(provider).putValue(`bench/${s}`, `value-${s}`);
+      putMs.push(performance.now() - t);
+      t = performance.now();
+      const value = await new DhtRouter(seeker).getValue(`bench/${s}`);
+      if (value?.value === `value-${s}`) getMs.push(performance.now() - t);
+    }
+    return { provideMs: stats(provideMs), findFirstProviderMs: stats(findMs), putMs: stats(putMs), getMs: stats(getMs), found: findMs.length, got: getMs.length };
+  } finally {
+    await Promise.all(nodes.map((node) => node.stop()));
+  }
+}
+
+export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBenchFigures> {
+  const size = options.sizeBytes ?? 1024 * MB;
+  const log = options.log ?? ((line: string) => process.stderr.write(`[p2p bench] ${line}\n`));
+  log('raw TCP');
+  const rawTcpMBps = await rawTcp(size);
+  log('raw noise+yamux');
+  const rawLibp2pMBps = await rawLibp2p(size);
+  log('sidecar to sidecar');
+  const pair = await sidecarPair(size, log);
+  const dhtNodes = options.dhtNodes ?? 20;
+  log(`DHT with ${dhtNodes} in-process nodes`);
+  const dht = await dhtLatency(dhtNodes, options.dhtSamples ?? 10);
+  const round = (n: number) => Math.round(n * 100) / 100;
+  return {
+    sizeBytes: size,
+    rawTcpMBps: Math.round(rawTcpMBps),
+    rawLibp2pMBps: Math.round(rawLibp2pMBps),
+    sidecarP2pMBps: Math.round(pair.p2pMBps),
+    sidecarVsLibp2p: round(pair.p2pMBps / rawLibp2pMBps),
+    sidecarVsTcp: round(pair.p2pMBps / rawTcpMBps),
+    libp2pVsTcp: round(rawLibp2pMBps / rawTcpMBps),
+    sidecarBridgeServeMBps: Math.round(pair.serveMBps),
+    senderPeakRssMB: pair.senderPeakRssMB,
+    receiverPeakRssMB: pair.receiverPeakRssMB,
+    dht: { nodes: dhtNodes, mode: 'in-process', provideMs: dht.provideMs, findFirstProviderMs: dht.findFirstProviderMs, putMs: dht.putMs, getMs: dht.getMs },
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const arg = (name: string) => {
+    const index = process.argv.indexOf(name);
+    return index > 0 ? Number(process.argv[index + 1]) : undefined;
+  };
+  const sizeMb = arg('--size-mb');
+  const figures = await runP2pBench({ sizeBytes: sizeMb ? sizeMb * MB : undefined, dhtNodes: arg('--dht-nodes') });
+  process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
+  process.exit(0);
+}
