@@ -26,6 +26,11 @@ export interface StartEdgeOptions {
   vars?: Record<string, string>;
   /** Forward the Worker's console output to this process's stdout/stderr (default true). */
   logs?: boolean;
+  /**
+   * wrangler's config and debug-log dir (XDG_CONFIG_HOME, WRANGLER_LOG_PATH); default
+   * `${stateDir}/config`. wrangler reads these once per process, so the first edge started wins.
+   */
+  wranglerHome?: string;
 }
 
 export interface RunningEdge {
@@ -46,7 +51,7 @@ export class EdgeStartError extends Error {
 export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge> {
   const stateDir = path.resolve(options.stateDir);
   mkdirSync(stateDir, { recursive: true });
-  quietWranglerEnv(stateDir);
+  quietWranglerEnv(path.resolve(options.wranglerHome ?? path.join(stateDir, 'config')));
 
   // Loaded after the environment is set so neither package looks at the home directory or calls home.
   const { unstable_getMiniflareWorkerOptions } = await import('wrangler');
@@ -125,12 +130,16 @@ export async function bundleWorker(entry: string, outDir: string, define: Record
   return outfile;
 }
 
-function quietWranglerEnv(stateDir: string): void {
+let wranglerHomeSet = false;
+
+function quietWranglerEnv(wranglerHome: string): void {
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
   process.env.WRANGLER_SEND_METRICS = 'false';
-  process.env.XDG_CONFIG_HOME = path.join(stateDir, 'config');
-  process.env.WRANGLER_LOG_PATH ??= path.join(stateDir, 'logs');
-  mkdirSync(process.env.XDG_CONFIG_HOME, { recursive: true });
+  if (wranglerHomeSet) return;
+  wranglerHomeSet = true;
+  process.env.XDG_CONFIG_HOME = wranglerHome;
+  process.env.WRANGLER_LOG_PATH = path.join(wranglerHome, 'logs');
+  mkdirSync(process.env.WRANGLER_LOG_PATH, { recursive: true });
 }
 
 function stringVars(bindings: unknown): Record<string, string> {
