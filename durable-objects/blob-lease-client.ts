@@ -20,8 +20,11 @@ export interface CoalesceOptions<T> {
   key: string;
   /** Fetch from upstream and store. Runs only while this request holds the lease. */
   fill: (context: FillContext) => Promise<FillOutcome<T>>;
-  /** Reads what another request stored. Undefined means it is gone: the lease forgets it and we fetch again. */
-  readStored: (stored: StoredBlob) => Promise<T | undefined>;
+  /**
+   * Reads what another request stored. Undefined means it is gone (or too old for this caller): the
+   * lease forgets it and we fetch again. `waited` is true when it was stored while this caller waited.
+   */
+  readStored: (stored: StoredBlob, how: { waited: boolean }) => Promise<T | undefined>;
   /** Keeps the lease's bookkeeping (renew, complete, release) alive after the response was returned. */
   waitUntil: (promise: Promise<unknown>) => void;
   /** Overall time a follower waits for other fetchers before giving up with UNAVAILABLE. */
@@ -65,7 +68,7 @@ export class BlobLeaseClient {
       const answer = await lease.acquire(this.holder, { ttlMs, maxHolders });
       if (answer.kind === 'Granted') return this.fillHolding(lease, answer.leaseId, fill, waitUntil);
       if (answer.kind === 'AlreadyStored') {
-        const value = await readStored(answer);
+        const value = await readStored(answer, { waited: false });
         if (value !== undefined) return value;
         await lease.forget(answer.location);
         continue;
@@ -79,7 +82,7 @@ export class BlobLeaseClient {
         throw new OciError(woke.failure.code as OciErrorCode, woke.failure.message);
       }
       if (woke.kind === 'Stored') {
-        const value = await readStored(woke);
+        const value = await readStored(woke, { waited: true });
         if (value !== undefined) return value;
         await lease.forget(woke.location);
       }

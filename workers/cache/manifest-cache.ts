@@ -1,4 +1,5 @@
 import { digestOf, OciError, parseDigest, type Reference, manifestMediaType } from '../oci/index.js';
+import type { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
 import { stats } from '../stats.js';
 import { readSmallBody } from '../upstream/read-body.js';
 import { pullScope, type SelectedUpstream } from '../upstream/select.js';
@@ -23,6 +24,8 @@ export interface ManifestCacheOptions {
   accept: string;
   /** Keeps the shared fetch alive when the request that started it goes away. */
   waitUntil: (promise: Promise<unknown>) => void;
+  /** When given, concurrent fetches of one manifest share a lease across isolates and edge locations too. */
+  leases?: BlobLeaseClient;
 }
 
 const inflight = new Map<string, Promise<ManifestEntry>>();
@@ -60,7 +63,7 @@ async function loadManifest(options: ManifestCacheOptions, reference: Reference)
   }
   if (!cached) {
     stats.manifests.misses += 1;
-    return fetchAndStore(options, reference);
+    return fetchShared(options, reference, key);
   }
   return revalidate(options, reference, cached, key);
 }
@@ -85,7 +88,7 @@ async function revalidate(options: ManifestCacheOptions, reference: Reference, c
       stats.manifests.refreshed += 1;
       return refreshed;
     }
-    return await fetchAndStore(options, reference);
+    return await fetchShared(options, reference, key);
   } catch (err) {
     // A 404 is the upstream's answer, not a failure: the tag is gone.
     if (err instanceof OciError && err.code === 'MANIFEST_UNKNOWN') throw err;
@@ -94,6 +97,30 @@ async function revalidate(options: ManifestCacheOptions, reference: Reference, c
     stats.manifests.staleServed += 1;
     return cached;
   }
+}
+
+/**
+ * fetchAndStore under the manifest's lease: one request fetches, the others wait for its R2 write.
+ * An entry that was already stored counts only if it is fresh; one stored while we waited always does.
+ */
+function fetchShared(options: ManifestCacheOptions, reference: Reference, key: string): Promise<ManifestEntry> {
+  const { leases, upstream, bucket } = options;
+  if (!leases) return fetchAndStore(options, reference);
+  const ref = reference.kind === 'tag' ? reference.tag : reference.digest;
+  return leases.coalesce<ManifestEntry>({
+    key: `manifest:${upstream.registry}/${upstream.repository}@${ref}`,
+    fill: async () => {
+      const entry = await fetchAndStore(options, reference);
+      return { value: entry, stored: Promise.resolve({ size: entry.body.byteLength, location: key }) };
+    },
+    readStored: async (_stored, { waited }) => {
+      const entry = await readEntry(bucket, key);
+      if (!entry) return undefined;
+      const fresh = reference.kind === 'digest' || Date.now() - entry.fetchedAt < options.tagTtlSeconds * 1000;
+      return waited || fresh ? entry : undefined;
+    },
+    waitUntil: options.waitUntil,
+  });
 }
 
 async function fetchAndStore(options: ManifestCacheOptions, reference: Reference): Promise<ManifestEntry> {

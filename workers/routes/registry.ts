@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
+import { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
 import type { AppEnv } from '../app-env.js';
 import { headUpstreamBlob } from '../cache/blob-head.js';
 import { serveStoredBlob } from '../cache/blob-store.js';
@@ -53,6 +54,7 @@ async function manifestResponse(c: RegistryContext, upstream: SelectedUpstream, 
       tagTtlSeconds: config.MANIFEST_TAG_TTL_SECONDS,
       accept: c.req.header('Accept') || MANIFEST_ACCEPT,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+      leases: new BlobLeaseClient(c.env.BLOB_LEASE, { ttlMs: config.LEASE_TTL_MS, maxHolders: 1 }),
     },
     reference,
   );
