@@ -11,8 +11,9 @@ import { createLibp2p } from 'libp2p';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { buildCliBundle } from '../sidecar/build.js';
 import { MAX_STREAM_WINDOW } from '../sidecar/node/constants.js';
 import { createSidecarNode, type SidecarLibp2p } from '../sidecar/node/create-node.js';
 import { DhtRouter, cidForDigest } from '../sidecar/node/routing.js';
@@ -39,6 +40,9 @@ export interface P2pBenchFigures {
   sidecarVsTcp: number;
   libp2pVsTcp: number;
   sidecarBridgeServeMBps: number;
+  /** A sidecar at rest, run through tsx (bin/fastreg.js) and as the esbuild bundle used for the figures below. */
+  idleRssTsxMB: number;
+  idleRssBundleMB: number;
   senderPeakRssMB: number;
   receiverPeakRssMB: number;
   dht: { nodes: number; mode: 'in-process'; provideMs: Stats; findFirstProviderMs: Stats; putMs: Stats; getMs: Stats };
@@ -98,15 +102,28 @@ async function rawLibp2p(size: number): Promise<number> {
   }
 }
 
-async function sidecarPair(size: number, log: (line: string) => void) {
+/** Idle RSS of a sidecar run from the TypeScript sources (tsx) and from the esbuild bundle. */
+async function idleRss(bundle: string): Promise<{ tsxMB: number; bundleMB: number }> {
+  const nodes = await Promise.all([startSidecar({ name: 'idle-tsx', entry: 'cli' }), startSidecar({ name: 'idle-bundle', entry: bundle as `${string}.mjs` })]);
+  try {
+    await new Promise((r) => setTimeout(r, 3_000));
+    return { tsxMB: Math.round(nodes[0].rssBytes() / MB), bundleMB: Math.round(nodes[1].rssBytes() / MB) };
+  } finally {
+    await stopAll(nodes);
+    await Promise.all(nodes.map((n) => removeDir(n.dir)));
+  }
+}
+
+async function sidecarPair(size: number, bundle: string, log: (line: string) => void) {
   const work = await makeTempDir('bench-p2p');
   const nodes: SidecarProcess[] = [];
+  const entry = bundle as `${string}.mjs`;
   try {
     log(`writing a ${Math.round(size / MB)} MiB blob`);
     const blob = await makeBlobFile(work, size);
-    // The production CLI, not the test entry.
-    nodes.push(await startSidecar({ name: 'sender', entry: 'cli', args: ['--capacity', '100GiB'] }));
-    nodes.push(await startSidecar({ name: 'receiver', entry: 'cli', bootstrap: [nodes[0]!.addr], args: ['--capacity', '100GiB'] }));
+    // The production CLI (bundled), not the test entry.
+    nodes.push(await startSidecar({ name: 'sender', entry, args: ['--capacity', '100GiB'] }));
+    nodes.push(await startSidecar({ name: 'receiver', entry, bootstrap: [nodes[0]!.addr], args: ['--capacity', '100GiB'] }));
     const [sender, receiver] = nodes as [SidecarProcess, SidecarProcess];
     const put = await putBlobFile(sender.url, blob.digest, blob.path);
     if (put.status !== 201) throw new Error(`PUT failed: ${put.status} ${put.body}`);
@@ -193,8 +210,12 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
   const rawTcpMBps = await rawTcp(size);
   log('raw noise+yamux');
   const rawLibp2pMBps = await rawLibp2p(size);
+  const bundleDir = await makeTempDir('bench-bundle');
+  const bundle = await buildCliBundle(join(bundleDir, 'fastreg.mjs'));
+  log('sidecar idle RSS (tsx vs bundle)');
+  const idle = await idleRss(bundle);
   log('sidecar to sidecar');
-  const pair = await sidecarPair(size, log);
+  const pair = await sidecarPair(size, bundle, log).finally(() => removeDir(bundleDir));
   const dhtNodes = options.dhtNodes ?? 20;
   log(`DHT with ${dhtNodes} in-process nodes`);
   const dht = await dhtLatency(dhtNodes, options.dhtSamples ?? 10);
@@ -208,6 +229,8 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
     sidecarVsTcp: round(pair.p2pMBps / rawTcpMBps),
     libp2pVsTcp: round(rawLibp2pMBps / rawTcpMBps),
     sidecarBridgeServeMBps: Math.round(pair.serveMBps),
+    idleRssTsxMB: idle.tsxMB,
+    idleRssBundleMB: idle.bundleMB,
     senderPeakRssMB: pair.senderPeakRssMB,
     receiverPeakRssMB: pair.receiverPeakRssMB,
     dht: { nodes: dhtNodes, mode: 'in-process', provideMs: dht.provideMs, findFirstProviderMs: dht.findFirstProviderMs, putMs: dht.putMs, getMs: dht.getMs },

@@ -31,7 +31,7 @@ export interface ResolverDeps {
 }
 
 const PROVIDER_LOOKUP_MS = 3_000;
-const PROVIDER_SETTLE_MS = 250;
+const PROVIDER_SETTLE_MS = 100;
 const LOOKUP_ROUNDS = 3;
 const FETCH_TIMEOUT_MS = 30 * 60_000;
 

@@ -196,6 +196,7 @@ interface WriterHooks {
 class FsBlobWriter implements BlobWriter {
   private batch: Buffer[] = [];
   private batchBytes = 0;
+  private inflight: Promise<void> = Promise.resolve();
   private finished = false;
 
   constructor(
@@ -214,24 +215,33 @@ class FsBlobWriter implements BlobWriter {
   async write(chunk: Uint8Array): Promise<void> {
     if (this.finished) throw new Error('write after commit/abort');
     this.verifier.update(chunk);
-    // Copy: callers (libp2p) may reuse their buffers. Batching keeps syscalls few and memory ≤ ~1 MB.
-    this.batch.push(Buffer.from(chunk));
+    // A view, not a copy: received chunks are not reused by libp2p or node streams.
+    this.batch.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.batchBytes += chunk.byteLength;
     if (this.batchBytes >= WRITE_BATCH_BYTES) await this.flush();
   }
 
+  /**
+   * Starts writing the current batch while the next one fills (at most two batches, ~2 MB, in
+   * memory); waits for the previous write first so writes stay in order.
+   */
   private async flush(): Promise<void> {
+    await this.inflight;
     if (this.batch.length === 0) return;
     const batch = this.batch;
     this.batch = [];
     this.batchBytes = 0;
-    await this.handle.writev(batch);
+    const write = this.handle.writev(batch).then(() => undefined);
+    // Surface failures on the next flush or at commit; never as an unhandled rejection.
+    write.catch(() => undefined);
+    this.inflight = write;
   }
 
   async commit(): Promise<BlobInfo> {
     if (this.finished) throw new Error('commit after commit/abort');
     try {
       await this.flush();
+      await this.inflight;
       const size = this.verifier.finish();
       await this.handle.sync();
       await this.handle.close();
@@ -249,6 +259,7 @@ class FsBlobWriter implements BlobWriter {
     if (this.finished) return;
     this.finished = true;
     this.batch = [];
+    await this.inflight.catch(() => undefined);
     await this.handle.close().catch(() => undefined);
     await rm(this.tempPath, { force: true });
     this.hooks.done();

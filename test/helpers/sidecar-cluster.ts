@@ -24,8 +24,11 @@ export interface SidecarStartOptions {
   bootstrap?: string[];
   env?: Record<string, string>;
   args?: string[];
-  /** 'test' (default) runs the test entry, which honours FASTREG_TEST_* fault injection; 'cli' runs bin/fastreg.js. */
-  entry?: 'test' | 'cli';
+  /**
+   * 'test' (default) runs the test entry, which honours FASTREG_TEST_* fault injection; 'cli' runs
+   * bin/fastreg.js; a path ending in .mjs runs that bundle (sidecar/build.ts).
+   */
+  entry?: 'test' | 'cli' | `${string}.mjs`;
 }
 
 export interface SidecarProcess {
@@ -51,7 +54,7 @@ export async function makeTempDir(prefix: string): Promise<string> {
 export async function startSidecar(options: SidecarStartOptions): Promise<SidecarProcess> {
   const dir = options.dir ?? (await makeTempDir(options.name));
   const args = [
-    ...(options.entry === 'cli' ? [join(ROOT, 'bin/fastreg.js')] : ['--import', 'tsx', ENTRY]),
+    ...entryArgs(options.entry),
     'sidecar',
     '--listen', '/ip4/127.0.0.1/tcp/0',
     '--http', '127.0.0.1:0',
@@ -111,6 +114,12 @@ export async function startSidecar(options: SidecarStartOptions): Promise<Sideca
     rssBytes: () => rssOf(child.pid as number),
     metric: (name) => readMetric(url, name),
   };
+}
+
+function entryArgs(entry: SidecarStartOptions['entry']): string[] {
+  if (entry === 'cli') return [join(ROOT, 'bin/fastreg.js')];
+  if (entry?.endsWith('.mjs')) return [entry];
+  return ['--import', 'tsx', ENTRY];
 }
 
 export async function stopAll(nodes: Iterable<SidecarProcess | undefined>): Promise<void> {
