@@ -20,6 +20,12 @@ interface RecordRow extends Record<string, SqlStorageValue> {
   expires_at: number;
 }
 
+interface SearchRow extends RecordRow {
+  name: string;
+  tags: string;
+  search: string;
+}
+
 /**
  * Service records of one resource: one object per resource (`getByName(resource)`), SQLite-backed.
  * Expired records are invisible at once and collected by an alarm set to the earliest expiry.
@@ -36,8 +42,8 @@ export class ServiceRegistry extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS records (
-        id TEXT PRIMARY KEY, owner TEXT NOT NULL, category TEXT, search TEXT NOT NULL,
-        body TEXT NOT NULL, expires_at INTEGER NOT NULL)`);
+        id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, category TEXT,
+        tags TEXT NOT NULL, search TEXT NOT NULL, body TEXT NOT NULL, expires_at INTEGER NOT NULL)`);
       this.sql.exec(`CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at)`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS resources (name TEXT PRIMARY KEY, body TEXT NOT NULL)`);
     });
@@ -146,29 +152,34 @@ export class ServiceRegistry extends DurableObject<Env> {
     return { ok: true, value: renewed };
   }
 
-  /** Text, all-of tags and exact category; best score first, ties by id. */
+  /**
+   * Text, all-of tags and exact category; best score first, ties by id. SQL narrows the candidates
+   * (category, tags and every term as substrings); scoring reads columns, and only the hits returned
+   * have their bodies parsed.
+   */
   search(query: { q?: string; tags?: string[]; category?: string; limit: number }): SearchHit[] {
     const terms = queryTerms(query.q);
-    let sqlText = `SELECT id, body, expires_at FROM records WHERE expires_at > ?`;
+    let sqlText = `SELECT id, name, tags, search, body, expires_at FROM records WHERE expires_at > ?`;
     const params: SqlStorageValue[] = [Date.now()];
     if (query.category !== undefined) {
       sqlText += ` AND category = ?`;
       params.push(query.category);
     }
+    for (const tag of new Set(query.tags ?? [])) {
+      sqlText += ` AND instr(tags, ?) > 0`;
+      params.push(`,${tag},`);
+    }
     for (const term of terms) {
       sqlText += ` AND instr(search, ?) > 0`;
       params.push(term);
     }
-    const wanted = query.tags ?? [];
-    const hits: SearchHit[] = [];
-    for (const row of this.sql.exec<RecordRow>(sqlText, ...params)) {
-      const record = toRecord(row);
-      if (!wanted.every((tag) => record.tags.includes(tag))) continue;
-      const score = scoreRecord(record, terms);
-      if (score > 0) hits.push({ score, record });
+    const scored: { score: number; row: SearchRow }[] = [];
+    for (const row of this.sql.exec<SearchRow>(sqlText, ...params)) {
+      const score = scoreRecord({ id: row.id, name: row.name, tags: row.tags.split(',').filter(Boolean), text: row.search }, terms);
+      if (score > 0) scored.push({ score, row });
     }
-    hits.sort((a, b) => b.score - a.score || (a.record.id < b.record.id ? -1 : 1));
-    return hits.slice(0, query.limit);
+    scored.sort((a, b) => b.score - a.score || (a.row.id < b.row.id ? -1 : 1));
+    return scored.slice(0, query.limit).map(({ score, row }) => ({ score, record: toRecord(row) }));
   }
 
   // ---- resource index (only on the RESOURCE_INDEX_NAME instance) ----
@@ -210,10 +221,13 @@ export class ServiceRegistry extends DurableObject<Env> {
 
   private writeRecord(record: ServiceRecord, expiresAt: number): void {
     this.sql.exec(
-      `INSERT OR REPLACE INTO records (id, owner, category, search, body, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO records (id, owner, name, category, tags, search, body, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       record.id,
       record.owner,
+      record.name,
       record.category ?? null,
+      // Delimited so that instr(tags, ',tag,') is an exact tag match.
+      `,${record.tags.join(',')},`,
       searchText(record),
       JSON.stringify(record),
       expiresAt,

@@ -16,13 +16,20 @@ export function searchText(record: Pick<ServiceRecord, 'id' | 'name' | 'descript
     .toLowerCase();
 }
 
+/** What scoring looks at; `text` is searchText() of the record. */
+export interface ScoredFields {
+  id: string;
+  name: string;
+  tags: string[];
+  text: string;
+}
+
 /** Score of a record for the terms: 0 when some term matches nothing. */
-export function scoreRecord(record: ServiceRecord, terms: string[]): number {
+export function scoreRecord(fields: ScoredFields, terms: string[]): number {
   if (terms.length === 0) return 1;
-  const id = record.id.toLowerCase();
-  const name = record.name.toLowerCase();
-  const tags = record.tags;
-  const others = [record.description ?? '', record.category ?? '', record.version ?? ''].map((s) => s.toLowerCase());
+  const id = fields.id.toLowerCase();
+  const name = fields.name.toLowerCase();
+  const tags = fields.tags;
   let total = 0;
   for (const term of terms) {
     let best = 0;
@@ -35,7 +42,9 @@ export function scoreRecord(record: ServiceRecord, terms: string[]): number {
       if (tag === term) best = Math.max(best, WEIGHTS.tagExact);
       else if (tag.includes(term)) best = Math.max(best, WEIGHTS.tagContains);
     }
-    if (best === 0 && others.some((field) => field.includes(term))) best = WEIGHTS.other;
+    // Terms hold no whitespace, so a match in the newline-joined text that is not in id, name or tags is
+    // in the description, category or version.
+    if (best === 0 && fields.text.includes(term)) best = WEIGHTS.other;
     if (best === 0) return 0;
     total += best;
   }

@@ -130,6 +130,10 @@ describe('service records: search', () => {
     const tagged = (await (await call('GET', `/services/${resource}/search?tags=fast,amd64`)).json()) as { hits: { record: ServiceRecord }[] };
     expect(tagged.hits.map((h) => h.record.id)).toEqual(['cache-1']);
 
+    // Tag filters match whole tags only.
+    const partial = (await (await call('GET', `/services/${resource}/search?tags=amd`)).json()) as { hits: unknown[] };
+    expect(partial.hits).toHaveLength(0);
+
     const category = (await (await call('GET', `/services/${resource}/search?category=storage&q=fast`)).json()) as { hits: { record: ServiceRecord }[] };
     expect(category.hits.map((h) => h.record.id).sort()).toEqual(['cache-1', 'db-1']);
 
