@@ -100,6 +100,8 @@ describe('fastreg services (CLI against a local edge)', () => {
 
     const got = JSON.parse(await ok(['get', 'lab', 'builder-1', '--json'])) as ServiceRecord;
     expect(got).toMatchObject({ name: 'builder-1', endpoint: 'http://127.0.0.2:5050', tags: ['ci', 'amd64'], category: 'sidecar', ttlSeconds: 120, info: { cpu: 8, extra: { zone: 'a' } } });
+    // The edge records the client address it saw (the launcher takes it from the TCP peer).
+    expect(got.observedIp).toBe('127.0.0.1');
 
     const listed = await ok(['list', 'lab']);
     expect(listed).toMatch(/ID.*NAME.*ENDPOINT/);
