@@ -48,6 +48,12 @@ describe('malformed requests get a 4xx with an OCI error body', () => {
     expect(((await res.json()) as OciErrorJson).errors[0]?.code).toBe('UNSUPPORTED');
   });
 
+  it('rejects an oversized URL with 414', async () => {
+    const res = await SELF.fetch(`http://mirror/v2/${'a/'.repeat(2100)}x/manifests/latest`);
+    expect(res.status).toBe(414);
+    expect(((await res.json()) as OciErrorJson).errors[0]?.code).toBe('INVALID_REQUEST');
+  });
+
   it('rejects huge headers with 431', async () => {
     const res = await SELF.fetch(`http://mirror/v2/library/alpine/manifests/latest`, { headers: { 'X-Filler': 'x'.repeat(20_000) } });
     expect(res.status).toBe(431);
