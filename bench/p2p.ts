@@ -26,6 +26,9 @@ const ROOT = resolve(import.meta.dirname, '..');
 export interface P2pBenchOptions {
   /** Blob size for the throughput comparison and the RSS figure (default 1 GiB). */
   sizeBytes?: number;
+  /** Blob size of each interleaved throughput round (default 256 MiB) and how many rounds (default 3). */
+  roundBytes?: number;
+  rounds?: number;
   dhtNodes?: number;
   dhtSamples?: number;
   log?: (line: string) => void;
@@ -33,14 +36,21 @@ export interface P2pBenchOptions {
 
 export interface P2pBenchFigures {
   sizeBytes: number;
+  roundBytes: number;
+  rounds: number;
+  /** Medians of the interleaved rounds; ratios are of medians. */
   rawTcpMBps: number;
   rawLibp2pMBps: number;
   sidecarP2pMBps: number;
   sidecarVsLibp2p: number;
   sidecarVsTcp: number;
   libp2pVsTcp: number;
+  bestOf: { rawTcpMBps: number; rawLibp2pMBps: number; sidecarP2pMBps: number };
+  perRound: { rawTcpMBps: number[]; rawLibp2pMBps: number[]; sidecarP2pMBps: number[] };
+  /** The big blob (sizeBytes) moved sidecar to sidecar while RSS was sampled. */
+  bigBlobP2pMBps: number;
   sidecarBridgeServeMBps: number;
-  /** A sidecar at rest, run through tsx (bin/fastreg.js) and as the esbuild bundle used for the figures below. */
+  /** A sidecar at rest, run through tsx (bin/fastreg.js) and as the esbuild bundle used for the figures. */
   idleRssTsxMB: number;
   idleRssBundleMB: number;
   senderPeakRssMB: number;
@@ -114,56 +124,77 @@ async function idleRss(bundle: string): Promise<{ tsxMB: number; bundleMB: numbe
   }
 }
 
-async function sidecarPair(size: number, bundle: string, log: (line: string) => void) {
+interface PairResult {
+  roundsMBps: number[];
+  bigMBps: number;
+  serveMBps: number;
+  senderPeakRssMB: number;
+  receiverPeakRssMB: number;
+}
+
+/**
+ * Two sidecars (the bundled production CLI). `measureRound` moves one small blob per call for the
+ * interleaved throughput rounds; then one big blob moves while RSS is sampled.
+ */
+async function withSidecarPair<T>(fn: (pair: { sender: SidecarProcess; receiver: SidecarProcess; work: string }) => Promise<T>, bundle: string): Promise<T> {
   const work = await makeTempDir('bench-p2p');
   const nodes: SidecarProcess[] = [];
   const entry = bundle as `${string}.mjs`;
   try {
-    log(`writing a ${Math.round(size / MB)} MiB blob`);
-    const blob = await makeBlobFile(work, size);
-    // The production CLI (bundled), not the test entry.
     nodes.push(await startSidecar({ name: 'sender', entry, args: ['--capacity', '100GiB'] }));
     nodes.push(await startSidecar({ name: 'receiver', entry, bootstrap: [nodes[0]!.addr], args: ['--capacity', '100GiB'] }));
-    const [sender, receiver] = nodes as [SidecarProcess, SidecarProcess];
-    const put = await putBlobFile(sender.url, blob.digest, blob.path);
-    if (put.status !== 201) throw new Error(`PUT failed: ${put.status} ${put.body}`);
-    await waitFor(async () => {
-      const body = (await (await fetch(`${receiver.url}/providers/${blob.digest}`)).json()) as { providers: unknown[] };
-      return body.providers.length > 0;
-    }, { timeoutMs: 20_000, what: 'provider record' });
-    const peaks = { sender: sender.rssBytes(), receiver: receiver.rssBytes() };
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        peaks.sender = Math.max(peaks.sender, sender.rssBytes());
-        peaks.receiver = Math.max(peaks.receiver, receiver.rssBytes());
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
-    // HEAD makes the receiver fetch and store the blob over P2P (lookup + transfer + verify + fsync).
-    const started = performance.now();
-    const head = await fetch(`${receiver.url}/blobs/${blob.digest}`, { method: 'HEAD' });
-    const p2pSeconds = (performance.now() - started) / 1000;
-    sampling = false;
-    await sampler;
-    if (head.status !== 200 || head.headers.get('x-fastreg-source') !== 'p2p') throw new Error(`HEAD gave ${head.status} from ${head.headers.get('x-fastreg-source')}`);
-    // Then the bridge serving the stored blob to a local client.
-    const serveStart = performance.now();
-    const response = await fetch(`${receiver.url}/blobs/${blob.digest}`);
-    let served = 0;
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) served += chunk.byteLength;
-    if (served !== size) throw new Error(`bridge served ${served} of ${size}`);
-    const serveSeconds = (performance.now() - serveStart) / 1000;
-    return {
-      p2pMBps: size / MB / p2pSeconds,
-      serveMBps: size / MB / serveSeconds,
-      senderPeakRssMB: Math.round(peaks.sender / MB),
-      receiverPeakRssMB: Math.round(peaks.receiver / MB),
-    };
+    return await fn({ sender: nodes[0]!, receiver: nodes[1]!, work });
   } finally {
     await stopAll(nodes);
     await Promise.all([removeDir(work), ...nodes.map((n) => removeDir(n.dir))]);
   }
+}
+
+async function seed(sender: SidecarProcess, receiver: SidecarProcess, blob: { path: string; digest: string }): Promise<void> {
+  const put = await putBlobFile(sender.url, blob.digest, blob.path);
+  if (put.status !== 201) throw new Error(`PUT failed: ${put.status} ${put.body}`);
+  await waitFor(async () => {
+    const body = (await (await fetch(`${receiver.url}/providers/${blob.digest}`)).json()) as { providers: unknown[] };
+    return body.providers.length > 0;
+  }, { timeoutMs: 20_000, what: 'provider record' });
+}
+
+/** HEAD makes the receiver fetch and store the blob over P2P: lookup + transfer + verify + fsync. */
+async function p2pFetch(receiver: SidecarProcess, digest: string, size: number): Promise<number> {
+  const started = performance.now();
+  const head = await fetch(`${receiver.url}/blobs/${digest}`, { method: 'HEAD' });
+  const seconds = (performance.now() - started) / 1000;
+  if (head.status !== 200 || head.headers.get('x-fastreg-source') !== 'p2p') throw new Error(`HEAD gave ${head.status} from ${head.headers.get('x-fastreg-source')}`);
+  return size / MB / seconds;
+}
+
+async function bigMove(sender: SidecarProcess, receiver: SidecarProcess, work: string, size: number, log: (line: string) => void) {
+  log(`writing a ${Math.round(size / MB)} MiB blob`);
+  const blob = await makeBlobFile(work, size);
+  await seed(sender, receiver, blob);
+  const peaks = { sender: sender.rssBytes(), receiver: receiver.rssBytes() };
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      peaks.sender = Math.max(peaks.sender, sender.rssBytes());
+      peaks.receiver = Math.max(peaks.receiver, receiver.rssBytes());
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const mbps = await p2pFetch(receiver, blob.digest, size).finally(() => (sampling = false));
+  await sampler;
+  // Then the bridge serving the stored blob to a local client.
+  const serveStart = performance.now();
+  const response = await fetch(`${receiver.url}/blobs/${blob.digest}`);
+  let served = 0;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) served += chunk.byteLength;
+  if (served !== size) throw new Error(`bridge served ${served} of ${size}`);
+  return {
+    bigMBps: mbps,
+    serveMBps: size / MB / ((performance.now() - serveStart) / 1000),
+    senderPeakRssMB: Math.round(peaks.sender / MB),
+    receiverPeakRssMB: Math.round(peaks.receiver / MB),
+  };
 }
 
 async function dhtLatency(count: number, samples: number) {
@@ -205,36 +236,66 @@ async function dhtLatency(count: number, samples: number) {
 
 export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBenchFigures> {
   const size = options.sizeBytes ?? 1024 * MB;
+  const roundSize = options.roundBytes ?? 256 * MB;
+  const rounds = options.rounds ?? 3;
   const log = options.log ?? ((line: string) => process.stderr.write(`[p2p bench] ${line}\n`));
-  log('raw TCP');
-  const rawTcpMBps = await rawTcp(size);
-  log('raw noise+yamux');
-  const rawLibp2pMBps = await rawLibp2p(size);
   const bundleDir = await makeTempDir('bench-bundle');
-  const bundle = await buildCliBundle(join(bundleDir, 'fastreg.mjs'));
-  log('sidecar idle RSS (tsx vs bundle)');
-  const idle = await idleRss(bundle);
-  log('sidecar to sidecar');
-  const pair = await sidecarPair(size, bundle, log).finally(() => removeDir(bundleDir));
-  const dhtNodes = options.dhtNodes ?? 20;
-  log(`DHT with ${dhtNodes} in-process nodes`);
-  const dht = await dhtLatency(dhtNodes, options.dhtSamples ?? 10);
-  const round = (n: number) => Math.round(n * 100) / 100;
-  return {
-    sizeBytes: size,
-    rawTcpMBps: Math.round(rawTcpMBps),
-    rawLibp2pMBps: Math.round(rawLibp2pMBps),
-    sidecarP2pMBps: Math.round(pair.p2pMBps),
-    sidecarVsLibp2p: round(pair.p2pMBps / rawLibp2pMBps),
-    sidecarVsTcp: round(pair.p2pMBps / rawTcpMBps),
-    libp2pVsTcp: round(rawLibp2pMBps / rawTcpMBps),
-    sidecarBridgeServeMBps: Math.round(pair.serveMBps),
-    idleRssTsxMB: idle.tsxMB,
-    idleRssBundleMB: idle.bundleMB,
-    senderPeakRssMB: pair.senderPeakRssMB,
-    receiverPeakRssMB: pair.receiverPeakRssMB,
-    dht: { nodes: dhtNodes, mode: 'in-process', provideMs: dht.provideMs, findFirstProviderMs: dht.findFirstProviderMs, putMs: dht.putMs, getMs: dht.getMs },
-  };
+  try {
+    const bundle = await buildCliBundle(join(bundleDir, 'fastreg.mjs'));
+    log('sidecar idle RSS (tsx vs bundle)');
+    const idle = await idleRss(bundle);
+    const tcpRounds: number[] = [];
+    const libp2pRounds: number[] = [];
+    const sidecarRounds: number[] = [];
+    const pair: PairResult = await withSidecarPair(async ({ sender, receiver, work }) => {
+      const blobs = [];
+      for (let r = 0; r < rounds; r++) {
+        const blob = await makeBlobFile(work, roundSize);
+        await seed(sender, receiver, blob);
+        blobs.push(blob);
+      }
+      // Interleaved rounds: this machine is shared, so the three figures see the same noise.
+      for (let r = 0; r < rounds; r++) {
+        log(`round ${r + 1}/${rounds}: raw TCP, raw noise+yamux, sidecar P2P (${Math.round(roundSize / MB)} MiB each)`);
+        tcpRounds.push(await rawTcp(roundSize));
+        libp2pRounds.push(await rawLibp2p(roundSize));
+        sidecarRounds.push(await p2pFetch(receiver, blobs[r]!.digest, roundSize));
+      }
+      log(`sidecar RSS while moving ${Math.round(size / MB)} MiB`);
+      return { roundsMBps: sidecarRounds, ...(await bigMove(sender, receiver, work, size, log)) };
+    }, bundle);
+    const dhtNodes = options.dhtNodes ?? 20;
+    log(`DHT with ${dhtNodes} in-process nodes`);
+    const dht = await dhtLatency(dhtNodes, options.dhtSamples ?? 10);
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+    const best = (values: number[]) => Math.max(...values);
+    const round2 = (n: number) => Math.round(n * 100) / 100;
+    const tcp = median(tcpRounds);
+    const lp = median(libp2pRounds);
+    const sc = median(pair.roundsMBps);
+    return {
+      sizeBytes: size,
+      roundBytes: roundSize,
+      rounds,
+      rawTcpMBps: Math.round(tcp),
+      rawLibp2pMBps: Math.round(lp),
+      sidecarP2pMBps: Math.round(sc),
+      sidecarVsLibp2p: round2(sc / lp),
+      sidecarVsTcp: round2(sc / tcp),
+      libp2pVsTcp: round2(lp / tcp),
+      bestOf: { rawTcpMBps: Math.round(best(tcpRounds)), rawLibp2pMBps: Math.round(best(libp2pRounds)), sidecarP2pMBps: Math.round(best(pair.roundsMBps)) },
+      perRound: { rawTcpMBps: tcpRounds.map(Math.round), rawLibp2pMBps: libp2pRounds.map(Math.round), sidecarP2pMBps: pair.roundsMBps.map(Math.round) },
+      bigBlobP2pMBps: Math.round(pair.bigMBps),
+      sidecarBridgeServeMBps: Math.round(pair.serveMBps),
+      idleRssTsxMB: idle.tsxMB,
+      idleRssBundleMB: idle.bundleMB,
+      senderPeakRssMB: pair.senderPeakRssMB,
+      receiverPeakRssMB: pair.receiverPeakRssMB,
+      dht: { nodes: dhtNodes, mode: 'in-process', provideMs: dht.provideMs, findFirstProviderMs: dht.findFirstProviderMs, putMs: dht.putMs, getMs: dht.getMs },
+    };
+  } finally {
+    await removeDir(bundleDir);
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
@@ -243,7 +304,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     return index > 0 ? Number(process.argv[index + 1]) : undefined;
   };
   const sizeMb = arg('--size-mb');
-  const figures = await runP2pBench({ sizeBytes: sizeMb ? sizeMb * MB : undefined, dhtNodes: arg('--dht-nodes') });
+  const roundMb = arg('--round-mb');
+  const figures = await runP2pBench({ sizeBytes: sizeMb ? sizeMb * MB : undefined, roundBytes: roundMb ? roundMb * MB : undefined, rounds: arg('--rounds'), dhtNodes: arg('--dht-nodes') });
   process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
   process.exit(0);
 }
