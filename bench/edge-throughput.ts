@@ -15,6 +15,8 @@ export interface EdgeBenchOptions {
   warmRuns: number;
   burstClients: number;
   burstBlobBytes: number;
+  /** Extra edge [vars], e.g. MULTIPART_THRESHOLD_BYTES. */
+  edgeVars: Record<string, string>;
   log: (line: string) => void;
 }
 
@@ -33,6 +35,7 @@ export interface TargetResult {
 export interface EdgeBenchResult {
   at: string;
   blobBytes: number;
+  edgeVars: Record<string, string>;
   targets: { fastreg: TargetResult; pullThroughCache: TargetResult; direct: TargetResult };
   ratios: {
     warmFastregVsPullThrough: number;
@@ -60,7 +63,7 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeBench
     const blob = await pushBlobImage(work.dir, upstream, 'big', options.blobBytes);
     const burstBlob = options.burstClients > 0 ? await pushBlobImage(work.dir, upstream, 'burst', options.burstBlobBytes) : undefined;
 
-    edge = await startEdge({ stateDir: path.join(work.dir, 'edge'), upstream: upstream.url, logs: false });
+    edge = await startEdge({ stateDir: path.join(work.dir, 'edge'), upstream: upstream.url, logs: false, vars: options.edgeVars });
     cache = await startRegistry({ dir: path.join(work.dir, 'pull-through'), proxyRemote: upstream.url });
     log(`FastReg edge ${edge.url} (workerd ${edge.workerdPids().join(',')}); pull-through cache ${cache.url}`);
 
@@ -105,6 +108,7 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeBench
     return {
       at: new Date().toISOString(),
       blobBytes: blob.size,
+      edgeVars: options.edgeVars,
       targets: { fastreg, pullThroughCache, direct: directResult },
       ratios: {
         warmFastregVsPullThrough: fastreg.warmMedianMBps / pullThroughCache.warmMedianMBps,

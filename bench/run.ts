@@ -23,9 +23,16 @@ const program = new Command('bench')
   .option('--warm-runs <n>', 'warm GETs per target', positiveInt, 3)
   .option('--burst-clients <n>', 'concurrent GETs of one uncached blob (0 to skip)', positiveInt, 50)
   .option('--burst-mb <n>', 'size of the burst blob in MB', positiveInt, 16)
+  .option('--edge-var <KEY=VALUE...>', 'edge [vars] override, e.g. MULTIPART_THRESHOLD_BYTES=1073741824', (value: string, previous: string[] = []) => [...previous, value])
   .parse();
 
-const options = program.opts<{ blobMb: number; warmRuns: number; burstClients: number; burstMb: number }>();
+const options = program.opts<{ blobMb: number; warmRuns: number; burstClients: number; burstMb: number; edgeVar?: string[] }>();
+const edgeVars: Record<string, string> = {};
+for (const pair of options.edgeVar ?? []) {
+  const eq = pair.indexOf('=');
+  if (eq < 1) program.error(`--edge-var expects KEY=VALUE, got "${pair}"`);
+  edgeVars[pair.slice(0, eq)] = pair.slice(eq + 1);
+}
 
 const watchdog = setTimeout(() => {
   console.error(`bench: gave up after ${HARD_LIMIT_MS / 60_000} min`);
@@ -38,6 +45,7 @@ const result = await runEdgeBench({
   warmRuns: Math.max(1, options.warmRuns),
   burstClients: options.burstClients,
   burstBlobBytes: options.burstMb * 1e6,
+  edgeVars,
   log: (line) => console.log(line),
 });
 print(result);
@@ -58,7 +66,8 @@ function print(r: EdgeBenchResult): void {
   ] as const) {
     table.push([name, mbps(t.cold?.mbPerSecond), mbps(t.warmMedianMBps), t.warm.map((s) => mbps(s.mbPerSecond)).join(' ')]);
   }
-  console.log(`\nblob: ${(r.blobBytes / 1e6).toFixed(0)} MB (MB = 10^6 bytes)`);
+  const vars = Object.entries(r.edgeVars).map(([k, v]) => `${k}=${v}`).join(' ');
+  console.log(`\nblob: ${(r.blobBytes / 1e6).toFixed(0)} MB (MB = 10^6 bytes)${vars ? `; edge vars: ${vars}` : ''}`);
   console.log(table.toString());
   const ratios = new Table({ head: ['ratio', 'value', 'target'] });
   ratios.push(
