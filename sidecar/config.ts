@@ -12,6 +12,7 @@ export const DEFAULTS = {
   capacity: '10GiB',
   discoveryIntervalMs: 30_000,
   reprovideIntervalMs: 10 * 60_000,
+  heartbeatIntervalMs: 20_000,
   storageDir: join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'fastreg', 'sidecar'),
 } as const;
 
@@ -56,6 +57,7 @@ export const SidecarConfigSchema = z
     token: z.string().min(16, 'FASTREG_TOKEN must be at least 16 characters').optional(),
     discoveryInterval: intervalMs.default(DEFAULTS.discoveryIntervalMs),
     reprovideInterval: intervalMs.default(DEFAULTS.reprovideIntervalMs),
+    heartbeatInterval: intervalMs.default(DEFAULTS.heartbeatIntervalMs),
   })
   .transform((config) => ({ ...config, keyFile: config.keyFile ?? join(config.storageDir, 'identity.key') }));
 
@@ -76,6 +78,7 @@ const FLAG_NAMES: Record<string, string> = {
   token: 'FASTREG_TOKEN',
   discoveryInterval: '--discovery-interval',
   reprovideInterval: '--reprovide-interval',
+  heartbeatInterval: '--heartbeat-interval',
 };
 
 /** Validates once; every problem is reported with the flag it came from. */

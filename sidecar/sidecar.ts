@@ -27,8 +27,6 @@ export interface SidecarOptions {
   penaltyMs?: number;
 }
 
-const REGISTRATION_INTERVAL_MS = 20_000;
-
 /** One running sidecar: libp2p node, blob store, P2P protocol, HTTP bridge and background loops. */
 export class Sidecar {
   private timers: NodeJS.Timeout[] = [];
@@ -103,7 +101,7 @@ export class Sidecar {
     if (registrar) {
       sidecar.background.push(
         keepRegistered(registrar, () => ({ service: config.service, peerId, httpUrl: url, multiaddrs: addrs() }), {
-          intervalMs: REGISTRATION_INTERVAL_MS,
+          intervalMs: config.heartbeatInterval,
           signal,
           log,
         }),

@@ -25,6 +25,7 @@ export function sidecarCommand(hooks?: SidecarHooks): Command {
     .addOption(new Option('--capacity <size>', 'store capacity, e.g. 10GiB or 500MB; least recently used blobs are evicted').env('FASTREG_CAPACITY').default(DEFAULTS.capacity))
     .addOption(new Option('--discovery-interval <ms>', 'how often to look up service peers').env('FASTREG_DISCOVERY_INTERVAL').default(String(DEFAULTS.discoveryIntervalMs)))
     .addOption(new Option('--reprovide-interval <ms>', 'how often to re-announce held blobs').env('FASTREG_REPROVIDE_INTERVAL').default(String(DEFAULTS.reprovideIntervalMs)))
+    .addOption(new Option('--heartbeat-interval <ms>', 'how often to heartbeat the edge service record (with --edge)').env('FASTREG_HEARTBEAT_INTERVAL').default(String(DEFAULTS.heartbeatIntervalMs)))
     .addHelpText('after', '\nWrites to the HTTP bridge (PUT /blobs, PUT /kv) need FASTREG_TOKEN (also used for the edge).')
     .action(async (options: Record<string, unknown>) => {
       if (typeof options.newPsk === 'string') {
@@ -51,6 +52,7 @@ export function sidecarCommand(hooks?: SidecarHooks): Command {
           token: process.env.FASTREG_TOKEN || undefined,
           discoveryInterval: options.discoveryInterval as string,
           reprovideInterval: options.reprovideInterval as string,
+          heartbeatInterval: options.heartbeatInterval as string,
         } as never);
       } catch (err) {
         if (err instanceof ConfigError) throw new CliError(err.message, 2);

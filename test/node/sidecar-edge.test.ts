@@ -1,0 +1,96 @@
+// The sidecar's edge seams against a fake edge in this process: the blob lookup falls through to
+// the edge with X-FastReg-Peer, the blob is then provided to peers, and the sidecar registers and
+// heartbeats its service record.
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_TOKEN, hashGet, removeDir, startSidecar, stopAll, waitFor, type SidecarProcess } from '../helpers/sidecar-cluster.js';
+
+const blob = randomBytes(3 * 1024 * 1024);
+const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+const seen = { blobGets: [] as { peer?: string; path: string }[], registrations: [] as { path: string; auth?: string; body: Record<string, unknown> }[], heartbeats: [] as string[] };
+
+const edge = http.createServer((req, res) => {
+  const path = req.url ?? '';
+  let body = '';
+  req.on('data', (d: Buffer) => (body += d.toString()));
+  req.on('end', () => {
+    if (req.method === 'GET' && path.startsWith('/v2/')) {
+      seen.blobGets.push({ peer: req.headers['x-fastreg-peer'] as string | undefined, path });
+      if (path === `/v2/library/edgeimg/blobs/${digest}`) {
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.length), 'Docker-Content-Digest': digest });
+        res.end(blob);
+        return;
+      }
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      res.end('{"errors":[{"code":"BLOB_UNKNOWN","message":"no"}]}');
+      return;
+    }
+    if (req.method === 'PUT' && path.startsWith('/services/')) {
+      seen.registrations.push({ path, auth: req.headers.authorization, body: JSON.parse(body) as Record<string, unknown> });
+      res.writeHead(201, { 'Content-Type': 'application/json' });
+      res.end('{}');
+      return;
+    }
+    if (req.method === 'POST' && path.endsWith('/heartbeat')) {
+      seen.heartbeats.push(path);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{}');
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+});
+
+let edgeUrl: string;
+const nodes: SidecarProcess[] = [];
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => edge.listen(0, '127.0.0.1', resolve));
+  edgeUrl = `http://127.0.0.1:${(edge.address() as AddressInfo).port}`;
+  nodes.push(await startSidecar({ name: 'edge-a', args: ['--edge', edgeUrl, '--heartbeat-interval', '500'] }));
+  nodes.push(await startSidecar({ name: 'edge-b', bootstrap: [nodes[0]!.addr] }));
+});
+
+afterAll(async () => {
+  await stopAll(nodes);
+  await Promise.all(nodes.map((n) => removeDir(n.dir)));
+  await new Promise((resolve) => edge.close(resolve));
+});
+
+describe('sidecar and the edge', () => {
+  it('falls through to the edge with X-FastReg-Peer, then serves peers over P2P', async () => {
+    const [a, b] = nodes as [SidecarProcess, SidecarProcess];
+    const first = await hashGet(`${a.url}/v2/library/edgeimg/blobs/${digest}`);
+    expect(first.status).toBe(200);
+    expect(first.digest).toBe(digest);
+    expect(first.headers['x-fastreg-source']).toBe('edge');
+    expect(seen.blobGets).toEqual([{ peer: a.peerId, path: `/v2/library/edgeimg/blobs/${digest}` }]);
+    // B has no edge: it gets the blob from A, and the edge sees no second request.
+    await waitFor(async () => ((await (await fetch(`${b.url}/providers/${digest}`)).json()) as { providers: { peerId: string }[] }).providers.some((p) => p.peerId === a.peerId), {
+      timeoutMs: 15_000,
+      what: 'A provides the blob',
+    });
+    const second = await hashGet(`${b.url}/v2/library/edgeimg/blobs/${digest}`);
+    expect(second.digest).toBe(digest);
+    expect(second.headers['x-fastreg-source']).toBe('p2p');
+    expect(seen.blobGets).toHaveLength(1);
+    // Unknown everywhere: a 404 from the edge becomes BLOB_UNKNOWN.
+    const missing = await fetch(`${a.url}/v2/library/edgeimg/blobs/sha256:${'1'.repeat(64)}`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('BLOB_UNKNOWN');
+  });
+
+  it('registers in the edge service records and heartbeats', async () => {
+    const a = nodes[0]!;
+    await waitFor(() => seen.registrations.length >= 1 && seen.heartbeats.length >= 2, { timeoutMs: 10_000, what: 'registration and heartbeats' });
+    const registration = seen.registrations[0]!;
+    expect(registration.path).toBe(`/services/fastreg/records/${a.peerId}`);
+    expect(registration.auth).toBe(`Bearer ${TEST_TOKEN}`);
+    expect(registration.body).toMatchObject({ peerId: a.peerId, endpoint: a.url, category: 'sidecar' });
+    expect(registration.body.multiaddrs).toContain(a.addr);
+    expect(seen.heartbeats[0]).toBe(`/services/fastreg/records/${a.peerId}/heartbeat`);
+  });
+});
