@@ -29,7 +29,11 @@ export interface CoalesceOptions<T> {
   waitUntil: (promise: Promise<unknown>) => void;
   /** Overall time a follower waits for other fetchers before giving up with UNAVAILABLE. */
   waitDeadlineMs?: number;
+  /** Told what happened to the lease, for metrics; `settled` = this caller's grant was completed or released. */
+  observe?: (event: LeaseEvent) => void;
 }
+
+export type LeaseEvent = 'granted' | 'waited' | 'expired' | 'takeover' | 'settled';
 
 export interface BlobLeaseClientOptions {
   ttlMs: number;
@@ -60,13 +64,18 @@ export class BlobLeaseClient {
     return this.namespace.getByName(key);
   }
 
-  async coalesce<T>({ key, fill, readStored, waitUntil, waitDeadlineMs = DEFAULT_WAIT_DEADLINE_MS }: CoalesceOptions<T>): Promise<T> {
+  async coalesce<T>({ key, fill, readStored, waitUntil, waitDeadlineMs = DEFAULT_WAIT_DEADLINE_MS, observe }: CoalesceOptions<T>): Promise<T> {
     const lease = this.stub(key);
     const { ttlMs, maxHolders } = this.options;
     const deadline = Date.now() + waitDeadlineMs;
+    let waited = false;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const answer = await lease.acquire(this.holder, { ttlMs, maxHolders });
-      if (answer.kind === 'Granted') return this.fillHolding(lease, answer.leaseId, fill, waitUntil);
+      if (answer.kind === 'Granted') {
+        observe?.('granted');
+        if (waited) observe?.('takeover');
+        return this.fillHolding(lease, answer.leaseId, fill, waitUntil, observe);
+      }
       if (answer.kind === 'AlreadyStored') {
         const value = await readStored(answer, { waited: false });
         if (value !== undefined) return value;
@@ -76,7 +85,10 @@ export class BlobLeaseClient {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
       // Wait at most about one TTL per round, so a holder that died is noticed even without the alarm.
+      if (!waited) observe?.('waited');
+      waited = true;
       const woke = await lease.wait(Math.min(remaining, ttlMs + 1_000));
+      if (woke.kind === 'Free' && woke.reason === 'expired') observe?.('expired');
       if (woke.kind === 'Free' && woke.failure && isDefinitive(woke.failure)) {
         // The holder got an answer that a retry would only repeat (e.g. 404): share it instead of re-asking.
         throw new OciError(woke.failure.code as OciErrorCode, woke.failure.message);
@@ -98,6 +110,7 @@ export class BlobLeaseClient {
     leaseId: string,
     fill: CoalesceOptions<T>['fill'],
     waitUntil: CoalesceOptions<T>['waitUntil'],
+    observe?: CoalesceOptions<T>['observe'],
   ): Promise<T> {
     const heartbeat = new Heartbeat(lease, leaseId, this.options.ttlMs);
     let outcome: FillOutcome<T>;
@@ -106,13 +119,21 @@ export class BlobLeaseClient {
     } catch (err) {
       heartbeat.stop();
       await lease.release(leaseId, describe(err), failureOf(err)).catch(() => undefined);
+      observe?.('settled');
       throw err;
     }
     const settle = outcome.stored.then(
       async (stored) => void (await lease.complete(leaseId, stored.size, stored.location)),
       async (err: unknown) => void (await lease.release(leaseId, describe(err))),
     );
-    waitUntil(settle.catch((err: unknown) => console.error(`lease bookkeeping failed for ${leaseId}:`, err)).finally(() => heartbeat.stop()));
+    waitUntil(
+      settle
+        .catch((err: unknown) => console.error(`lease bookkeeping failed for ${leaseId}:`, err))
+        .finally(() => {
+          heartbeat.stop();
+          observe?.('settled');
+        }),
+    );
     return outcome.value;
   }
 }

@@ -6,6 +6,9 @@ import { requestLimits } from './middleware/limits.js';
 import { OciError, ociErrorResponse } from './oci/index.js';
 import { registryRoutes } from './routes/registry.js';
 import { statsRoutes } from './routes/stats.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { statusRoutes } from './routes/status.js';
+import { requestMetrics } from './metrics/middleware.js';
 import { leaseRoutes } from './routes/leases.js';
 import { serviceRoutes } from './routes/services.js';
 
@@ -14,9 +17,12 @@ export function createApp(): Hono<AppEnv> {
 
   app.use('*', requestLimits());
   app.use('*', loadConfig());
+  app.use('*', requestMetrics());
 
   app.route('/v2', registryRoutes());
   app.route('/stats', statsRoutes());
+  app.route('/metrics', metricsRoutes());
+  app.route('/', statusRoutes());
   app.route('/services', serviceRoutes());
   app.route('/leases', leaseRoutes());
 

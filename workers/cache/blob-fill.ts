@@ -97,18 +97,18 @@ export async function fillBlobFromUpstream(options: BlobFillOptions): Promise<Bl
   ).finally(() => watchdog.stop());
 
   if (range) {
-    const headers = blobHeaders(digest, range.length);
+    const headers = blobHeaders(digest, range.length, 'upstream');
     headers.set('Content-Range', contentRange(range, size ?? 0));
     const body = toClient.pipeThrough(sliceStream(range.offset, range.length, touch)).pipeThrough(new FixedLengthStream(range.length));
     return { response: new Response(body, { status: 206, headers }), stored };
   }
   const verified = toClient.pipeThrough(verifyingStream(digest, touch));
   if (size === undefined) {
-    const headers = blobHeaders(digest, 0);
+    const headers = blobHeaders(digest, 0, 'upstream');
     headers.delete('Content-Length');
     return { response: new Response(verified, { headers }), stored };
   }
-  return { response: new Response(verified.pipeThrough(new FixedLengthStream(size)), { headers: blobHeaders(digest, size) }), stored };
+  return { response: new Response(verified.pipeThrough(new FixedLengthStream(size)), { headers: blobHeaders(digest, size, 'upstream') }), stored };
 }
 
 function signalReason(signal: AbortSignal): string | undefined {

@@ -13,7 +13,7 @@ export async function headUpstreamBlob(upstream: SelectedUpstream, digest: Diges
   });
   response.body?.cancel().catch(() => undefined);
   const length = response.headers.get('Content-Length');
-  const headers = blobHeaders(digest, Number(length ?? 0));
+  const headers = blobHeaders(digest, Number(length ?? 0), 'upstream');
   if (length === null) headers.delete('Content-Length');
   return new Response(null, { headers });
 }

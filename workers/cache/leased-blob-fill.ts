@@ -1,6 +1,7 @@
 import type { BlobLease } from '../../durable-objects/blob-lease.js';
 import { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
 import type { EdgeConfig } from '../config.js';
+import { leaseObserver } from '../metrics/leases.js';
 import { type BlobFillOptions, fillBlobFromUpstream } from './blob-fill.js';
 import { serveStoredBlob } from './blob-store.js';
 import { blobKey } from './keys.js';
@@ -31,5 +32,6 @@ export function fillBlobWithLease(options: LeasedBlobFillOptions): Promise<Respo
     },
     readStored: () => serveStoredBlob(bucket, digest, 'GET', rangeHeader),
     waitUntil,
+    observe: leaseObserver('blob'),
   });
 }

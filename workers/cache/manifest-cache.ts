@@ -1,6 +1,7 @@
 import { digestOf, OciError, parseDigest, type Reference, manifestMediaType } from '../oci/index.js';
 import type { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
-import { stats } from '../stats.js';
+import { leaseObserver } from '../metrics/leases.js';
+import { localMetrics, stats } from '../stats.js';
 import { readSmallBody } from '../upstream/read-body.js';
 import { pullScope, type SelectedUpstream } from '../upstream/select.js';
 import { manifestDigestKey, manifestTagKey } from './keys.js';
@@ -29,6 +30,13 @@ export interface ManifestCacheOptions {
 }
 
 const inflight = new Map<string, Promise<ManifestEntry>>();
+/** Entries this isolate just fetched from the upstream; every other entry was read from R2. */
+const fetchedFromUpstream = new WeakSet<ManifestEntry>();
+
+/** Where an entry's bytes came from, for the X-FastReg-Source header. */
+export function manifestSource(entry: ManifestEntry): 'r2' | 'upstream' {
+  return fetchedFromUpstream.has(entry) ? 'upstream' : 'r2';
+}
 
 /**
  * A manifest by tag or digest. By digest: cached forever, verified on fetch. By tag: fresh for
@@ -120,6 +128,7 @@ function fetchShared(options: ManifestCacheOptions, reference: Reference, key: s
       return waited || fresh ? entry : undefined;
     },
     waitUntil: options.waitUntil,
+    observe: leaseObserver('manifest'),
   });
 }
 
@@ -141,6 +150,7 @@ async function fetchAndStore(options: ManifestCacheOptions, reference: Reference
   const actual = await digestOf(body, algorithm);
   // By digest the content must hash to the request; by tag, to what the upstream says it sent.
   if (expected && expected.startsWith(`${algorithm}:`) && expected !== actual) {
+    localMetrics.add('fastreg_digest_failures_total', { source: 'upstream' });
     throw new OciError('UPSTREAM_FAILED', `upstream ${upstream.registry} sent a manifest for ${what} whose digest ${actual} does not match ${expected}`, {
       detail: { expected, actual },
     });
@@ -149,6 +159,7 @@ async function fetchAndStore(options: ManifestCacheOptions, reference: Reference
   const writes = [writeEntry(bucket, manifestDigestKey(upstream.registry, upstream.repository, actual), entry)];
   if (reference.kind === 'tag') writes.push(writeEntry(bucket, manifestTagKey(upstream.registry, upstream.repository, reference.tag), entry));
   await Promise.all(writes);
+  fetchedFromUpstream.add(entry);
   return entry;
 }
 

@@ -5,7 +5,7 @@ import type { AppEnv } from '../app-env.js';
 import { headUpstreamBlob } from '../cache/blob-head.js';
 import { serveStoredBlob } from '../cache/blob-store.js';
 import { fillBlobWithLease } from '../cache/leased-blob-fill.js';
-import { getManifest } from '../cache/manifest-cache.js';
+import { getManifest, manifestSource } from '../cache/manifest-cache.js';
 import { requireToken } from '../middleware/auth.js';
 import { MANIFEST_ACCEPT, OciError, parseDigest, parseRegistryPath, type Reference } from '../oci/index.js';
 import { readSmallBody } from '../upstream/read-body.js';
@@ -62,6 +62,7 @@ async function manifestResponse(c: RegistryContext, upstream: SelectedUpstream, 
     'Content-Type': entry.mediaType,
     'Content-Length': String(entry.body.byteLength),
     'Docker-Content-Digest': entry.digest,
+    'X-FastReg-Source': manifestSource(entry),
     ...API_VERSION,
   };
   return new Response(c.req.method === 'HEAD' ? null : entry.body, { headers });

@@ -1,10 +1,16 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.js';
-import { stats } from '../stats.js';
+import { readEdgeMetrics } from '../metrics/read.js';
+import { buildStatsBody, buildSummary } from '../metrics/summary.js';
+import { requireToken } from '../middleware/auth.js';
 
-/** GET /stats: this isolate's pull-path counters as JSON. */
+/** GET /stats: the operator summary and pull-path counters as JSON, summed across isolates. Public when pulls are (PULL_ACCESS). */
 export function statsRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
-  routes.get('/', (c) => c.json(stats, 200, { 'Cache-Control': 'no-store' }));
+  routes.use('*', requireToken({ skip: (config) => config.PULL_ACCESS === 'public' }));
+  routes.get('/', async (c) => {
+    const { snapshot, sidecars } = await readEdgeMetrics(c.env);
+    return c.json(buildStatsBody(snapshot, buildSummary(snapshot, sidecars)), 200, { 'Cache-Control': 'no-store' });
+  });
   return routes;
 }

@@ -1,5 +1,5 @@
 import { OciError, type OciErrorCode } from '../oci/index.js';
-import { recordRateLimit, upstreamStats } from '../stats.js';
+import { recordUpstreamResponse, upstreamStats } from '../stats.js';
 import { parseChallenge, type AuthChallenge } from './challenge.js';
 import { basicAuthorization, hasPassword, type UpstreamCredentials } from './credentials.js';
 import { upstreamFetchError, upstreamStatusError, upstreamTimeout } from './errors.js';
@@ -113,7 +113,7 @@ export class UpstreamClient {
   private async fetchOnce(url: string, method: string, headers: Headers, signal: AbortSignal): Promise<Response> {
     upstreamStats(this.registry).requests += 1;
     const res = await this.fetcher(url, { method, headers, signal, redirect: 'manual' });
-    recordRateLimit(this.registry, res.headers);
+    recordUpstreamResponse(this.registry, res);
     return res;
   }
 

@@ -1,0 +1,15 @@
+import type { EdgeMetricsSnapshot } from '../../durable-objects/edge-metrics.js';
+import { edgeFlusher, edgeMetricsStub, metricsSink } from './edge.js';
+import { listSidecars, type SidecarOnline } from './sidecars.js';
+
+export interface EdgeReading {
+  snapshot: EdgeMetricsSnapshot;
+  sidecars: SidecarOnline[];
+}
+
+/** Current figures: this isolate's deltas are flushed first, so a caller sees its own requests. */
+export async function readEdgeMetrics(env: Env): Promise<EdgeReading> {
+  await edgeFlusher.flushNow(metricsSink(env.EDGE_METRICS));
+  const [snapshot, sidecars] = await Promise.all([edgeMetricsStub(env.EDGE_METRICS).snapshot(), listSidecars(env.SERVICE_REGISTRY)]);
+  return { snapshot, sidecars };
+}
