@@ -9,6 +9,8 @@ import { TEST_TOKEN, hashGet, removeDir, startSidecar, stopAll, waitFor, type Si
 
 const blob = randomBytes(3 * 1024 * 1024);
 const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+const slowBlob = randomBytes(2 * 1024 * 1024);
+const slowDigest = `sha256:${createHash('sha256').update(slowBlob).digest('hex')}`;
 const seen = { blobGets: [] as { peer?: string; path: string }[], registrations: [] as { path: string; auth?: string; body: Record<string, unknown> }[], heartbeats: [] as string[] };
 
 const edge = http.createServer((req, res) => {
@@ -18,6 +20,20 @@ const edge = http.createServer((req, res) => {
   req.on('end', () => {
     if (req.method === 'GET' && path.startsWith('/v2/')) {
       seen.blobGets.push({ peer: req.headers['x-fastreg-peer'] as string | undefined, path });
+      if (path === `/v2/library/edgeimg/blobs/${slowDigest}`) {
+        // Trickled out over ~1 s so that concurrent sidecar requests overlap.
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(slowBlob.length) });
+        let at = 0;
+        const timer = setInterval(() => {
+          res.write(slowBlob.subarray(at, at + 128 * 1024));
+          at += 128 * 1024;
+          if (at >= slowBlob.length) {
+            clearInterval(timer);
+            res.end();
+          }
+        }, 60);
+        return;
+      }
       if (path === `/v2/library/edgeimg/blobs/${digest}`) {
         res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.length), 'Docker-Content-Digest': digest });
         res.end(blob);
@@ -81,6 +97,17 @@ describe('sidecar and the edge', () => {
     const missing = await fetch(`${a.url}/v2/library/edgeimg/blobs/sha256:${'1'.repeat(64)}`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('BLOB_UNKNOWN');
+  });
+
+  it('concurrent requests for one digest share one fetch', async () => {
+    const a = nodes[0]!;
+    const before = seen.blobGets.length;
+    const results = await Promise.all(Array.from({ length: 6 }, () => hashGet(`${a.url}/v2/library/edgeimg/blobs/${slowDigest}`)));
+    for (const result of results) {
+      expect(result.status).toBe(200);
+      expect(result.digest).toBe(slowDigest);
+    }
+    expect(seen.blobGets.length - before).toBe(1);
   });
 
   it('registers in the edge service records and heartbeats', async () => {
