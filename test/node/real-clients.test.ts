@@ -15,6 +15,12 @@ import { publishTestImages, type TestImageRefs } from '../helpers/test-images.js
 
 const BIG_LAYER_BYTES = 100 * 1024 * 1024 + 12_345;
 const missing = ['docker-registry', 'skopeo'].filter((command) => !commandExists(command));
+const isRoot = process.getuid?.() === 0;
+const dockerSkip = !commandExists('dockerd') ? 'dockerd not installed (apt-get install docker.io)' : !isRoot ? 'dockerd needs root' : undefined;
+const containerdSkip = !commandExists('containerd') || !commandExists('ctr') ? 'containerd/ctr not installed (apt-get install containerd)' : !isRoot ? 'containerd needs root' : undefined;
+for (const [what, reason] of [['Docker engine', dockerSkip], ['containerd', containerdSkip]] as const) {
+  if (reason) console.warn(`real-clients: ${what} tests SKIPPED: ${reason}`);
+}
 if (missing.length) console.warn(`real-clients: SKIPPED, not installed: ${missing.join(', ')} (apt-get install docker-registry skopeo docker.io containerd)`);
 
 describe.skipIf(missing.length > 0)('real clients through FastReg', () => {
@@ -82,7 +88,7 @@ describe.skipIf(missing.length > 0)('real clients through FastReg', () => {
     }, 180_000);
   });
 
-  describe.skipIf(!commandExists('dockerd'))('Docker engine with registry-mirrors', () => {
+  describe.skipIf(dockerSkip !== undefined)('Docker engine with registry-mirrors', () => {
     let docker: RunningDocker;
     beforeAll(async () => {
       docker = await startDocker(edge.url);
@@ -114,7 +120,7 @@ describe.skipIf(missing.length > 0)('real clients through FastReg', () => {
     }, 300_000);
   });
 
-  describe.skipIf(!commandExists('containerd') || !commandExists('ctr'))('containerd with hosts.toml (?ns=docker.io)', () => {
+  describe.skipIf(containerdSkip !== undefined)('containerd with hosts.toml (?ns=docker.io)', () => {
     let containerd: RunningContainerd;
     beforeAll(async () => {
       containerd = await startContainerd(edge.url);
