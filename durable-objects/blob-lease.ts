@@ -85,6 +85,9 @@ export class BlobLease extends DurableObject<Env> {
   /** Records the blob as stored. Anyone may complete: the bytes were verified against the digest before. */
   complete(leaseId: string, size: number, location: string): CompleteResult {
     if (this.stored) return { kind: 'AlreadyStored', ...this.stored };
+    if (!Number.isSafeInteger(size) || size < 0 || typeof location !== 'string' || location === '') {
+      throw new TypeError(`complete needs a size >= 0 and a location, got ${String(size)} and ${JSON.stringify(location)}`);
+    }
     const wasHolder = this.holders.has(leaseId);
     this.stored = { size, location };
     this.holders.clear();
