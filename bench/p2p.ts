@@ -247,7 +247,7 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
     const tcpRounds: number[] = [];
     const libp2pRounds: number[] = [];
     const sidecarRounds: number[] = [];
-    const pair: PairResult = await withSidecarPair(async ({ sender, receiver, work }) => {
+    const roundsMBps = await withSidecarPair(async ({ sender, receiver, work }) => {
       const blobs = [];
       for (let r = 0; r < rounds; r++) {
         const blob = await makeBlobFile(work, roundSize);
@@ -261,9 +261,12 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
         libp2pRounds.push(await rawLibp2p(roundSize));
         sidecarRounds.push(await p2pFetch(receiver, blobs[r]!.digest, roundSize));
       }
-      log(`sidecar RSS while moving ${Math.round(size / MB)} MiB`);
-      return { roundsMBps: sidecarRounds, ...(await bigMove(sender, receiver, work, size, log)) };
+      return sidecarRounds;
     }, bundle);
+    // A fresh pair for the big move, so its RSS is not the leftover of the rounds above.
+    log(`sidecar RSS while moving ${Math.round(size / MB)} MiB (fresh pair)`);
+    const big = await withSidecarPair(({ sender, receiver, work }) => bigMove(sender, receiver, work, size, log), bundle);
+    const pair: PairResult = { roundsMBps, ...big };
     const dhtNodes = options.dhtNodes ?? 20;
     log(`DHT with ${dhtNodes} in-process nodes`);
     const dht = await dhtLatency(dhtNodes, options.dhtSamples ?? 10);
