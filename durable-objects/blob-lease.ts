@@ -106,7 +106,7 @@ export class BlobLease extends DurableObject<Env> {
     if (!this.holders.delete(leaseId)) return { kind: 'NotHolder' };
     this.sql.exec('DELETE FROM holders WHERE lease_id = ?', leaseId);
     this.bump('released');
-    console.log(`blob lease ${leaseId} released: ${String(reason).slice(0, 200)}`);
+    if (reason !== 'released') console.log(`blob lease ${leaseId} released: ${String(reason).slice(0, 200)}`);
     if (this.holders.size > 0) return { kind: 'Released', remainingHolders: this.holders.size };
     if (failure) {
       const bounded = { code: String(failure.code).slice(0, 40), message: String(failure.message).slice(0, 500) };
