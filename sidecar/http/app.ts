@@ -27,7 +27,9 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
   const writeGuard = requireToken(deps.token);
 
   app.use(async (c, next) => {
+    const started = performance.now();
     await next();
+    deps.metrics.requestDuration.observe({ route: c.req.routePath || 'unmatched' }, (performance.now() - started) / 1000);
     deps.metrics.requests.inc({ route: c.req.routePath || 'unmatched', status: String(c.res.status), source: c.get('source') ?? 'none' });
   });
   app.onError((err, c) => {
@@ -52,6 +54,7 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
     const status = range ? 206 : 200;
     if (c.req.method === 'HEAD') return c.body(null, status, headers);
     const body = await deps.store.open(blob.digest, range ? { offset: range.offset, length: range.length } : {});
+    deps.metrics.servedBytes.inc({ source: blob.source }, range ? range.length : blob.size);
     return c.body(toWebStream(body), status, headers);
   };
 
@@ -108,7 +111,7 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
     const key = validateKvKey(c.req.param('key'));
     const length = Number(c.req.header('Content-Length') ?? '0');
     if (length > MAX_KV_VALUE_BYTES) throw new OciError('PAYLOAD_TOO_LARGE', `kv values are limited to ${MAX_KV_VALUE_BYTES} bytes`);
-    const value = await c.req.text();
+    const value = await readBoundedText(c.env?.incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null), MAX_KV_VALUE_BYTES);
     const record = await deps.router.putValue(key, value);
     return c.json({ key, value: record.value, seq: record.seq }, 201);
   });
@@ -118,4 +121,17 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
   app.get('/metrics', async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
 
   return app;
+}
+
+/** Reads a small text body without trusting Content-Length (chunked bodies are capped as they arrive). */
+async function readBoundedText(body: AsyncIterable<Uint8Array> | null | undefined, limit: number): Promise<string> {
+  if (!body) return '';
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > limit) throw new OciError('PAYLOAD_TOO_LARGE', `kv values are limited to ${limit} bytes`);
+    parts.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(parts).toString('utf8');
 }

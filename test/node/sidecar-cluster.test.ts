@@ -279,6 +279,8 @@ describe('sidecar cluster (separate processes on loopback)', () => {
     expect(response.status).toBe(400);
     response = await fetch(`${node.url}/kv/ok-key`, { method: 'PUT', body: 'v' });
     expect(response.status).toBe(401);
+    response = await fetch(`${node.url}/kv/ok-key`, { method: 'PUT', body: 'x'.repeat(20_000), headers: { Authorization: `Bearer ${TEST_TOKEN}` } });
+    expect(response.status).toBe(413);
     response = await fetch(`${node.url}/blobs/${big.digest}`, { headers: { Range: 'bytes=999999999999-' } });
     expect(response.status).toBe(416);
     response = await fetch(`${node.url}/nope`);
