@@ -5,8 +5,8 @@ import { IdleWatchdog } from '../upstream/idle-watchdog.js';
 import { pullScope, type SelectedUpstream } from '../upstream/select.js';
 import { blobHeaders } from './blob-store.js';
 import { blobKey } from './keys.js';
-import { putVerifiedBlob, putVerifiedBlobMultipart } from './r2-blob-writer.js';
-import { sliceStream, verifyingStream } from './verify-stream.js';
+import { storeVerifiedBlob } from './r2-blob-writer.js';
+import { releasedOnVerdict, sliceStream } from './verify-stream.js';
 
 export interface BlobFillOptions {
   bucket: R2Bucket;
@@ -31,8 +31,9 @@ export interface BlobFill {
 
 /**
  * The upstream-miss path for a blob: one upstream GET, its native body teed to the client and to
- * R2, sha256 verified on both branches while streaming. A blob whose digest does not match is never
- * stored, and the client's stream errors instead of ending. The caller keeps `stored` alive with
+ * R2. The store branch hashes what it writes; the client branch holds back its last chunk for that
+ * verdict. A blob whose digest does not match is never stored, and the client's stream errors
+ * instead of ending. The caller keeps `stored` alive with
  * waitUntil, so the store completes even if the client disconnects.
  *
  * This is the seam for the blob lease: call it only when this request holds the lease.
@@ -62,27 +63,32 @@ export async function fillBlobFromUpstream(options: BlobFillOptions): Promise<Bl
   stats.blobs.misses += 1;
 
   const watchdog = new IdleWatchdog(upstream.client.timeoutMs, () => fetched.abort(upstreamTimeout(upstream.registry, 'body')));
-  const touch = () => watchdog.touch();
   // Tee the native body: that tee is paced by the slower branch; a tee of a JS stream buffers without bound.
   const [toClient, toStore] = response.body.tee();
 
+  // Each byte is hashed once, on the store side, in batches; the client's copy waits for that verdict
+  // before its last chunk. The store side also feeds the watchdog, so a stall is caught with no client.
+  let clientAttached = !range;
   const upstreamCounters = upstreamStats(upstream.registry);
-  const writeOptions = {
-    bucket,
-    key: blobKey(digest),
-    digest,
-    onChunk: (bytes: number) => {
-      watchdog.touch();
-      options.onProgress?.();
-      upstreamCounters.bytes += bytes;
-      stats.blobs.bytesFromUpstream += bytes;
+  const store = storeVerifiedBlob(
+    {
+      bucket,
+      key: blobKey(digest),
+      digest,
+      expectedSize: size,
+      multipartThresholdBytes: options.multipartThresholdBytes,
+      multipartPartBytes: options.multipartPartBytes,
+      clientAttached: () => clientAttached,
+      onChunk: (bytes: number) => {
+        watchdog.touch();
+        upstreamCounters.bytes += bytes;
+        stats.blobs.bytesFromUpstream += bytes;
+      },
+      onProgress: () => options.onProgress?.(),
     },
-  };
-  const writing =
-    size !== undefined && size < options.multipartThresholdBytes
-      ? putVerifiedBlob(writeOptions, toStore, size)
-      : putVerifiedBlobMultipart(writeOptions, toStore, options.multipartPartBytes, size);
-  const stored = writing.then(
+    toStore,
+  );
+  const stored = store.stored.then(
     (written): BlobStoreResult => {
       stats.blobs.stored += 1;
       return { stored: true, size: written };
@@ -94,15 +100,18 @@ export async function fillBlobFromUpstream(options: BlobFillOptions): Promise<Bl
       console.warn(`blob ${digest.value} from ${upstream.registry} was not stored: ${reason}`);
       return { stored: false, reason };
     },
-  ).finally(() => watchdog.stop());
+  );
+  void Promise.allSettled([stored, store.finished]).then(() => watchdog.stop());
 
   if (range) {
     const headers = blobHeaders(digest, range.length, 'upstream');
     headers.set('Content-Range', contentRange(range, size ?? 0));
-    const body = toClient.pipeThrough(sliceStream(range.offset, range.length, touch)).pipeThrough(new FixedLengthStream(range.length));
+    const body = toClient.pipeThrough(sliceStream(range.offset, range.length)).pipeThrough(new FixedLengthStream(range.length));
     return { response: new Response(body, { status: 206, headers }), stored };
   }
-  const verified = toClient.pipeThrough(verifyingStream(digest, touch));
+  const verified = releasedOnVerdict(toClient, store.verdict, () => {
+    clientAttached = false;
+  });
   if (size === undefined) {
     const headers = blobHeaders(digest, 0, 'upstream');
     headers.delete('Content-Length');

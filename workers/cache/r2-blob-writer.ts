@@ -1,12 +1,200 @@
 import { digestMismatch, type Digest, MediaType, OciError } from '../oci/index.js';
-import { createHasher, verifyingStream } from './verify-stream.js';
+import { createHasher } from './verify-stream.js';
+
+/** Upstream chunks (often ~4 KiB) are gathered to about this size before they are hashed and written. */
+const BATCH_BYTES = 1024 * 1024;
 
 export interface BlobWriteOptions {
   bucket: R2Bucket;
   key: string;
   digest: Digest;
-  /** Called with each chunk's size: feeds the stall watchdog and byte counters. */
+  /** Called with each upstream chunk's size, whether or not R2 still takes it: the stall watchdog and byte counters. */
   onChunk: (bytes: number) => void;
+  /** Called whenever bytes move towards R2 (not after the R2 write failed): the blob lease is renewed only while they do. */
+  onProgress: () => void;
+}
+
+/** Where verified bytes go: one R2 put or a multipart upload. */
+interface BlobSink {
+  write(batch: Uint8Array): Promise<void>;
+  finish(): Promise<void>;
+  abort(reason: unknown): Promise<void>;
+}
+
+export interface VerifiedStore {
+  /** The digest check of exactly the bytes read for R2: undefined when they match, else the error. Never rejects. */
+  verdict: Promise<Error | undefined>;
+  /** Resolves with the size once R2 holds the verified blob; rejects (soon after it happens) on any failure. */
+  stored: Promise<number>;
+  /** Settles when the upstream body is no longer read. */
+  finished: Promise<void>;
+}
+
+export interface VerifiedStoreOptions extends BlobWriteOptions {
+  /** The upstream Content-Length; the store fails if the body is longer or shorter. */
+  expectedSize?: number;
+  /** Below this size (known in advance) one R2 put; otherwise (or unknown size) multipart. */
+  multipartThresholdBytes: number;
+  multipartPartBytes: number;
+  /**
+   * Whether someone still waits for `verdict`. After an R2 failure the body is still read and
+   * hashed for an attached client; once none is, reading stops.
+   */
+  clientAttached: () => boolean;
+}
+
+/**
+ * Reads `body` in one loop that hashes each byte once and writes it to R2, batching small chunks.
+ * The last batch is held back until the digest is known: on a mismatch (or wrong length) the R2 put
+ * or multipart upload is aborted, never completed, and R2 checks a single put's checksum itself too.
+ * Memory is bounded: one batch plus the sink's own buffer (a multipart part); R2's pace paces the reads.
+ */
+export function storeVerifiedBlob(options: VerifiedStoreOptions, body: ReadableStream<Uint8Array>): VerifiedStore {
+  const { digest, expectedSize, onChunk, onProgress, clientAttached } = options;
+  const verdict = deferred<Error | undefined>();
+  const stored = deferred<number>();
+  stored.promise.catch(() => undefined);
+  const reader = body.getReader();
+  const hasher = createHasher(digest);
+  let sink: BlobSink | undefined;
+  let sinkError: unknown;
+
+  const failSink = async (err: unknown) => {
+    if (sinkError !== undefined) return;
+    sinkError = err ?? new Error('R2 write failed');
+    stored.reject(sinkError);
+    await sink?.abort(sinkError).catch(() => undefined);
+  };
+  const toSink = async (batch: Uint8Array) => {
+    if (sink === undefined || sinkError !== undefined || batch.byteLength === 0) return;
+    try {
+      await sink.write(batch);
+      // A slow R2 write is not a stalled upstream.
+      onChunk(0);
+      onProgress();
+    } catch (err) {
+      await failSink(err);
+    }
+  };
+
+  const run = async () => {
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    let total = 0;
+    try {
+      try {
+        sink =
+          expectedSize !== undefined && expectedSize < options.multipartThresholdBytes
+            ? openSinglePut(options, expectedSize)
+            : await openMultipart(options, options.multipartPartBytes);
+      } catch (err) {
+        await failSink(err);
+      }
+      for (;;) {
+        if (sinkError !== undefined && !clientAttached()) throw sinkError;
+        const { done, value } = await reader.read();
+        if (done) break;
+        onChunk(value.byteLength);
+        if (sinkError === undefined) onProgress();
+        total += value.byteLength;
+        if (expectedSize !== undefined && total > expectedSize) {
+          throw new OciError('UPSTREAM_FAILED', `upstream sent more than the ${expectedSize} bytes it announced`);
+        }
+        // Flush before adding, so at least the last chunk is always still pending when the body ends.
+        if (pendingBytes >= BATCH_BYTES) {
+          const batch = concat(pending, pendingBytes);
+          pending = [];
+          pendingBytes = 0;
+          await hasher.write(batch);
+          await toSink(batch);
+        }
+        pending.push(value);
+        pendingBytes += value.byteLength;
+      }
+      const last = concat(pending, pendingBytes);
+      await hasher.write(last);
+      const actual = await hasher.finish();
+      if (actual !== digest.value) throw digestMismatch(digest.value, actual);
+      if (expectedSize !== undefined && total !== expectedSize) {
+        throw new OciError('UPSTREAM_FAILED', `upstream sent ${total} bytes, expected ${expectedSize}`);
+      }
+      verdict.resolve(undefined);
+      await toSink(last);
+      if (sink !== undefined && sinkError === undefined) {
+        try {
+          await sink.finish();
+          stored.resolve(total);
+        } catch (err) {
+          await failSink(err);
+        }
+      }
+    } catch (err) {
+      reader.cancel(err).catch(() => undefined);
+      verdict.resolve(err instanceof Error ? err : new Error(String(err)));
+      await failSink(err);
+    }
+  };
+  const finished = run();
+  return { verdict: verdict.promise, stored: stored.promise, finished };
+}
+
+function openSinglePut(options: BlobWriteOptions, size: number): BlobSink {
+  const { bucket, key, digest } = options;
+  const fixed = new FixedLengthStream(size);
+  const writer = fixed.writable.getWriter();
+  const checksum = digest.algorithm === 'sha256' ? { sha256: digest.hex } : { sha512: digest.hex };
+  const put = bucket.put(key, fixed.readable, { ...metadata(digest), ...checksum });
+  // If the put fails without draining the stream, `ready` would never settle: race it with the put.
+  const putFailed = put.then(
+    () => new Promise<never>(() => undefined),
+    (err: unknown) => Promise.reject(err),
+  );
+  putFailed.catch(() => undefined);
+  return {
+    async write(batch) {
+      await Promise.race([writer.ready, putFailed]);
+      writer.write(batch).catch(() => undefined);
+    },
+    async finish() {
+      await Promise.race([writer.close(), putFailed]);
+      await put;
+    },
+    async abort(reason) {
+      await writer.abort(reason).catch(() => undefined);
+      await put.catch(() => undefined);
+    },
+  };
+}
+
+/** Parts are gathered one at a time in memory (partBytes); all but the last have the same size, as R2 requires. */
+async function openMultipart(options: BlobWriteOptions, partBytes: number): Promise<BlobSink> {
+  const { bucket, key, digest } = options;
+  const upload = await bucket.createMultipartUpload(key, metadata(digest));
+  const parts: R2UploadedPart[] = [];
+  let part = new Uint8Array(partBytes);
+  let filled = 0;
+  return {
+    async write(batch) {
+      for (let offset = 0; offset < batch.byteLength; ) {
+        const take = Math.min(partBytes - filled, batch.byteLength - offset);
+        part.set(batch.subarray(offset, offset + take), filled);
+        filled += take;
+        offset += take;
+        if (filled === partBytes) {
+          parts.push(await upload.uploadPart(parts.length + 1, part));
+          part = new Uint8Array(partBytes);
+          filled = 0;
+        }
+      }
+    },
+    async finish() {
+      if (filled > 0 || parts.length === 0) parts.push(await upload.uploadPart(parts.length + 1, part.slice(0, filled)));
+      await upload.complete(parts);
+    },
+    async abort() {
+      await upload.abort();
+    },
+  };
 }
 
 function metadata(digest: Digest): R2PutOptions {
@@ -16,75 +204,23 @@ function metadata(digest: Digest): R2PutOptions {
   };
 }
 
-/**
- * One R2 put of a known-length stream. The bytes pass a verifying step that errors the stream on a
- * digest mismatch, and R2 checks the checksum itself too, so a wrong blob is never stored.
- */
-export async function putVerifiedBlob(options: BlobWriteOptions, body: ReadableStream<Uint8Array>, size: number): Promise<number> {
-  const { bucket, key, digest, onChunk } = options;
-  const fixed = new FixedLengthStream(size);
-  const piping = body.pipeThrough(verifyingStream(digest, onChunk)).pipeTo(fixed.writable);
-  piping.catch(() => undefined);
-  const checksum = digest.algorithm === 'sha256' ? { sha256: digest.hex } : { sha512: digest.hex };
-  await bucket.put(key, fixed.readable, { ...metadata(digest), ...checksum });
-  await piping;
-  return size;
+/** Always a fresh copy: the batch is handed to native writers while the tee may still share the chunks. */
+function concat(chunks: Uint8Array[], bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
 }
 
-/**
- * R2 multipart upload for big or unknown-length blobs. Parts are gathered one at a time in memory
- * (at most partBytes); all but the last have the same size, as R2 requires. On a digest or length
- * mismatch, or any error, the upload is aborted, never completed.
- */
-export async function putVerifiedBlobMultipart(
-  options: BlobWriteOptions,
-  body: ReadableStream<Uint8Array>,
-  partBytes: number,
-  expectedSize?: number,
-): Promise<number> {
-  const { bucket, key, digest, onChunk } = options;
-  const upload = await bucket.createMultipartUpload(key, metadata(digest));
-  const reader = body.getReader();
-  try {
-    const hasher = createHasher(digest);
-    const parts: R2UploadedPart[] = [];
-    let part = new Uint8Array(partBytes);
-    let filled = 0;
-    let total = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      onChunk(value.byteLength);
-      total += value.byteLength;
-      for (let offset = 0; offset < value.byteLength; ) {
-        const take = Math.min(partBytes - filled, value.byteLength - offset);
-        part.set(value.subarray(offset, offset + take), filled);
-        filled += take;
-        offset += take;
-        if (filled === partBytes) {
-          await hasher.write(part);
-          parts.push(await upload.uploadPart(parts.length + 1, part));
-          onChunk(0);
-          part = new Uint8Array(partBytes);
-          filled = 0;
-        }
-      }
-    }
-    if (filled > 0 || parts.length === 0) {
-      const last = part.slice(0, filled);
-      await hasher.write(last);
-      parts.push(await upload.uploadPart(parts.length + 1, last));
-    }
-    const actual = await hasher.finish();
-    if (actual !== digest.value) throw digestMismatch(digest.value, actual);
-    if (expectedSize !== undefined && total !== expectedSize) {
-      throw new OciError('UPSTREAM_FAILED', `upstream sent ${total} bytes, expected ${expectedSize}`);
-    }
-    await upload.complete(parts);
-    return total;
-  } catch (err) {
-    reader.cancel(err).catch(() => undefined);
-    await upload.abort().catch(() => undefined);
-    throw err;
-  }
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }

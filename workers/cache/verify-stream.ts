@@ -1,11 +1,21 @@
-import { digestFromBytes, digestMismatch, type Digest } from '../oci/index.js';
+import { digestFromBytes, type Digest } from '../oci/index.js';
+
+export interface Hasher {
+  /** Queues a chunk; waits only when the hasher's queue is full, not for each chunk to be hashed. */
+  write(chunk: Uint8Array): Promise<void>;
+  finish(): Promise<string>;
+}
 
 /** A native incremental hasher for a digest's algorithm (workerd's crypto.DigestStream). */
-export function createHasher(digest: Digest): { write(chunk: Uint8Array): Promise<void>; finish(): Promise<string> } {
+export function createHasher(digest: Digest): Hasher {
   const stream = new crypto.DigestStream(digest.algorithm === 'sha256' ? 'SHA-256' : 'SHA-512');
   const writer = stream.getWriter();
   return {
-    write: (chunk) => writer.write(chunk),
+    async write(chunk) {
+      if (writer.desiredSize !== null && writer.desiredSize <= 0) await writer.ready;
+      // A failed write also fails close(), so finish() reports it.
+      writer.write(chunk).catch(() => undefined);
+    },
     async finish() {
       await writer.close();
       return digestFromBytes(digest.algorithm, await stream.digest);
@@ -14,38 +24,57 @@ export function createHasher(digest: Digest): { write(chunk: Uint8Array): Promis
 }
 
 /**
- * Passes bytes through while hashing them. The last chunk is held back until the digest is
- * known: on a mismatch the stream errors instead, so a reader never receives the complete
- * (wrong) content and an R2 put fed by it rejects.
+ * The client's copy of a blob that is hashed elsewhere (by the store side, once): chunks pass
+ * through unchanged, but the last one is held back until `verdict` settles. On a mismatch the
+ * stream errors instead, so a client never receives the complete wrong blob. Pull-based with no
+ * queue of its own, so a slow client paces the (native) tee instead of being buffered for.
  */
-export function verifyingStream(digest: Digest, onChunk?: (bytes: number) => void): TransformStream<Uint8Array, Uint8Array> {
-  const hasher = createHasher(digest);
+export function releasedOnVerdict(
+  source: ReadableStream<Uint8Array>,
+  verdict: Promise<Error | undefined>,
+  onCancel: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
   let held: Uint8Array | undefined;
-  return new TransformStream<Uint8Array, Uint8Array>({
-    async transform(chunk, controller) {
-      onChunk?.(chunk.byteLength);
-      await hasher.write(chunk);
-      if (held) controller.enqueue(held);
-      held = chunk;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) {
+            const error = await verdict;
+            if (error) {
+              controller.error(error);
+              return;
+            }
+            if (held) controller.enqueue(held);
+            controller.close();
+            return;
+          }
+          if (value.byteLength === 0) continue;
+          const previous = held;
+          held = value;
+          if (previous) {
+            controller.enqueue(previous);
+            return;
+          }
+        }
+      },
+      cancel(reason) {
+        onCancel();
+        return reader.cancel(reason);
+      },
     },
-    async flush(controller) {
-      const actual = await hasher.finish();
-      if (actual !== digest.value) {
-        controller.error(digestMismatch(digest.value, actual));
-        return;
-      }
-      if (held) controller.enqueue(held);
-    },
-  });
+    { highWaterMark: 0 },
+  );
 }
 
 /** Passes only bytes [offset, offset+length) and ends the stream after them. */
-export function sliceStream(offset: number, length: number, onChunk?: (bytes: number) => void): TransformStream<Uint8Array, Uint8Array> {
+export function sliceStream(offset: number, length: number): TransformStream<Uint8Array, Uint8Array> {
   let position = 0;
   const end = offset + length;
   return new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
-      onChunk?.(chunk.byteLength);
       const start = position;
       position += chunk.byteLength;
       if (position <= offset || start >= end) return;
