@@ -100,7 +100,8 @@ export class BlobResolver {
           signal,
         });
         const candidates = providers.filter((p) => !tried.has(p.id.toString()) && !this.deps.penalties.isPenalized(p.id.toString()));
-        if (candidates.length === 0) break;
+        // The quick first answer may list only peers we must skip; then ask again in full.
+        if (candidates.length === 0 && (round > 0 || providers.length === 0)) break;
         for (const provider of candidates) {
           const peer = provider.id;
           tried.add(peer.toString());
