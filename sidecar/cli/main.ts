@@ -3,6 +3,7 @@ import { CliError } from './output.js';
 import { servicesCommand } from './services.js';
 import { kvCommand } from './kv-command.js';
 import { sidecarCommand } from './sidecar-command.js';
+import { statusCommand } from './status.js';
 
 /** Builds the `fastreg` command tree. Each subcommand lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   program.addCommand(servicesCommand());
   program.addCommand(sidecarCommand());
   program.addCommand(kvCommand());
+  program.addCommand(statusCommand());
   return program;
 }
 

@@ -1,13 +1,7 @@
 import { RESOURCE_INDEX_NAME, type ServiceRegistry } from '../../durable-objects/service-registry.js';
+import type { SidecarOnline } from './summary-types.js';
 
-export interface SidecarOnline {
-  id: string;
-  resource: string;
-  endpoint?: string;
-  /** The address the edge saw when the sidecar registered: its site (DESIGN §3). */
-  site?: string;
-  expiresAt: string;
-}
+export type { SidecarOnline } from './summary-types.js';
 
 /** Bounds for the read side of the status page: resources looked at, sidecars listed. */
 const MAX_RESOURCES = 50;

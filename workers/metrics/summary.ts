@@ -2,33 +2,12 @@ import type { EdgeMetricsSnapshot } from '../../durable-objects/edge-metrics.js'
 import { REGISTRY_ROUTES } from '../../durable-objects/edge-metrics.js';
 import type { EdgeStats, UpstreamStats } from '../stats.js';
 import type { SidecarOnline } from './sidecars.js';
+import type { StatusSummary, UpstreamSummary } from './summary-types.js';
+
+export type { StatusSummary, UpstreamSummary } from './summary-types.js';
 
 // What /stats returns: the operator summary (also shown by the status page and `fastreg status`),
 // plus the older per-area counters, all summed across isolates by the EdgeMetrics object.
-
-export interface UpstreamSummary {
-  registry: string;
-  requests: number;
-  errors: number;
-  bytes: number;
-  ratelimitRemaining?: number;
-  ratelimitLimit?: number;
-  ratelimitUpdatedAt?: string;
-}
-
-export interface StatusSummary {
-  since: string;
-  generatedAt: string;
-  /** Manifest and blob requests, by where the answer came from. */
-  requests: { cached: number; upstream: number; total: number; hitRatio: number | null };
-  bytes: { servedFromCache: number; servedFromUpstream: number; upstreamRead: number; upstreamAvoided: number };
-  leases: { active: number; granted: number; waited: number; expired: number; takeover: number };
-  digestFailures: number;
-  upstreams: UpstreamSummary[];
-  sidecars: { online: number; list: SidecarOnline[] };
-  /** One entry per minute with traffic, oldest first. */
-  history: { at: string; cached: number; upstream: number; hitRatio: number | null; bytesAvoided: number }[];
-}
 
 export type StatsBody = Omit<EdgeStats, 'upstreams'> & { upstreams: Record<string, Omit<UpstreamStats, 'statuses'> & { statuses: Record<string, number> }>; summary: StatusSummary };
 

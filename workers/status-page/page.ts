@@ -29,7 +29,11 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   </section>
   <section class="panel">
     <h2>Hit ratio over time <span class="note">(per minute, last hour)</span></h2>
-    <svg data-field="sparkline" viewBox="0 0 600 120" preserveAspectRatio="none" role="img" aria-label="hit ratio per minute"></svg>
+    <div class="spark">
+      <div class="axis"><span>100%</span><span>50%</span><span>0%</span></div>
+      <svg data-field="sparkline" viewBox="0 0 600 120" preserveAspectRatio="none" role="img" aria-label="hit ratio per minute"></svg>
+    </div>
+    <p class="note" data-field="spark-range">no manifest or blob requests yet</p>
   </section>
   <section class="panel">
     <h2>Upstream quota left</h2>
@@ -42,7 +46,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     <tbody data-field="sidecars"><tr><td colspan="5" class="note">no sidecars registered</td></tr></tbody></table>
   </section>
 </main>
-<footer class="note">Refreshes every ${REFRESH_MS / 1000} s from <a href="/stats">/stats</a> &middot; Prometheus: <a href="/metrics">/metrics</a></footer>
+<footer><p class="note">Refreshes every ${REFRESH_MS / 1000} s from <a href="/stats">/stats</a> &middot; Prometheus: <a href="/metrics">/metrics</a></p></footer>
 <script>${STATUS_PAGE_SCRIPT.replace('__REFRESH_MS__', String(REFRESH_MS))}</script>
 </body>
 </html>

@@ -36,15 +36,24 @@ export const STATUS_PAGE_SCRIPT = `
     const first = Date.parse(points[0].at);
     const span = Math.max(60000, Date.parse(points[points.length - 1].at) - first);
     const xy = points.map((m) => [points.length === 1 ? 300 : ((Date.parse(m.at) - first) / span) * 590 + 5, 110 - m.hitRatio * 100]);
-    const line = document.createElementNS(ns, 'polyline');
-    line.setAttribute('points', xy.map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' '));
-    line.setAttribute('fill', 'none'); line.setAttribute('stroke', 'var(--accent)'); line.setAttribute('stroke-width', '2.5');
-    svg.append(line);
-    for (const p of xy) {
-      const dot = document.createElementNS(ns, 'circle');
-      dot.setAttribute('cx', p[0]); dot.setAttribute('cy', p[1]); dot.setAttribute('r', '3.5'); dot.setAttribute('fill', 'var(--accent)');
-      svg.append(dot);
+    // The viewBox is stretched to the panel's width: non-scaling strokes keep lines and dots round.
+    const stroke = (el, width) => {
+      el.setAttribute('fill', 'none'); el.setAttribute('stroke', 'var(--accent)'); el.setAttribute('stroke-width', width);
+      el.setAttribute('stroke-linecap', 'round'); el.setAttribute('stroke-linejoin', 'round'); el.setAttribute('vector-effect', 'non-scaling-stroke');
+      svg.append(el);
+    };
+    if (xy.length > 1) {
+      const line = document.createElementNS(ns, 'polyline');
+      line.setAttribute('points', xy.map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' '));
+      stroke(line, '2.5');
     }
+    const dots = document.createElementNS(ns, 'path');
+    dots.setAttribute('d', xy.map((p) => 'M' + p[0].toFixed(1) + ' ' + p[1].toFixed(1) + ' h0').join(' '));
+    stroke(dots, '8');
+    const last = points[points.length - 1];
+    set('spark-range', new Date(points[0].at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) + ' – ' +
+      new Date(last.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) + ' · last minute ' + fmtPct(last.hitRatio) +
+      ' (' + fmtInt(last.cached) + ' of ' + fmtInt(last.cached + last.upstream) + ')');
     svg.dataset.points = String(points.length);
   };
   const render = (stats) => {

@@ -12,7 +12,9 @@ h2 { margin: 0 0 8px; font-size: 14px; font-weight: 600; color: var(--muted); te
 .card, .panel { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 14px 16px; }
 .panel { margin-bottom: 14px; }
 .big { font-size: 32px; font-weight: 650; margin: 0; font-variant-numeric: tabular-nums; }
-svg { width: 100%; height: 120px; display: block; }
+.spark { display: flex; gap: 8px; }
+.axis { display: flex; flex-direction: column; justify-content: space-between; padding: 2px 0; font-size: 11px; color: var(--muted); text-align: right; min-width: 34px; }
+svg { flex: 1; width: 100%; height: 120px; display: block; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); font-size: 13px; }
 th { color: var(--muted); font-weight: 600; }
