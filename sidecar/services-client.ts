@@ -1,53 +1,12 @@
 import type { EdgeClient } from './edge-client.js';
 
+import type { RecordInput, ServiceEvent, ServiceInfo, ServiceRecord } from '../workers/oci/service-records.js';
+
 // Typed calls to the edge's /services API (service records). The sidecar uses it to register itself and
-// heartbeat; the CLI uses it for `fastreg services …`. The edge validates every field (see
-// durable-objects/service-records/schema.ts); these types are the client's view of that wire format.
+// heartbeat; the CLI uses it for `fastreg services …`. The wire types are the edge's own schema.
 
-export interface ServiceInfoInput {
-  contentHash?: string;
-  dockerImageHash?: string;
-  rttSoftMs?: number;
-  rttHardMs?: number;
-  cpu?: number;
-  memoryMb?: number;
-  extra?: Record<string, string | number | boolean | null>;
-}
-
-export interface ServiceRecordInput {
-  name: string;
-  version?: string;
-  description?: string;
-  endpoint?: string;
-  peerId?: string;
-  multiaddrs?: string[];
-  info?: ServiceInfoInput;
-  tags?: string[];
-  category?: string;
-  ttlSeconds?: number;
-}
-
-export interface ServiceRecord extends ServiceRecordInput {
-  resource: string;
-  id: string;
-  multiaddrs: string[];
-  info: ServiceInfoInput;
-  tags: string[];
-  ttlSeconds: number;
-  owner: string;
-  observedIp?: string;
-  createdAt: string;
-  updatedAt: string;
-  expiresAt: string;
-}
-
-export interface ServiceEvent {
-  type: 'add' | 'update' | 'delete' | 'expire';
-  resource: string;
-  id: string;
-  record: ServiceRecord;
-  at: string;
-}
+export type { ServiceEvent, ServiceInfo, ServiceRecord };
+export type ServiceRecordInput = RecordInput;
 
 export interface SearchQuery {
   q?: string;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge-client.js';
-import type { ServiceInfoInput, ServiceRecord, ServiceRecordInput } from '../services-client.js';
+import type { ServiceInfo, ServiceRecord, ServiceRecordInput } from '../services-client.js';
 import { ServicesClient } from '../services-client.js';
 import { CliError, printJson, printTable } from './output.js';
 
@@ -210,7 +210,7 @@ async function recordFromOptions(id: string, options: AddOptions): Promise<Servi
     }
     if (typeof base !== 'object' || base === null || Array.isArray(base)) throw new CliError(`${options.file} must hold a JSON object`);
   }
-  const info: ServiceInfoInput = { ...base.info };
+  const info: ServiceInfo = { ...base.info };
   for (const pair of options.info ?? []) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new CliError(`--info "${pair}" must be key=value`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ServiceRecord } from '../../durable-objects/service-records/schema.js';
+import type { ServiceRecord } from '../../workers/oci/service-records.js';
 import { ADMIN, ALICE, BOB, call, errorCode, freshResource } from './services-fixtures.js';
 
 async function expectUnauthorized(res: Response) {

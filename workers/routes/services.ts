@@ -13,7 +13,7 @@ import {
   SERVICE_ID,
   recordInputSchema,
   resourceInputSchema,
-} from '../../durable-objects/service-records/schema.js';
+} from '../oci/service-records.js';
 import type { AppEnv } from '../app-env.js';
 import type { TokenIdentity } from '../middleware/auth.js';
 import { identifyBearer } from '../middleware/auth.js';
