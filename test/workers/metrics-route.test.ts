@@ -1,7 +1,7 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { parsePrometheus, sumSamples, type ParsedSample } from '../../workers/metrics/parse.js';
-import { addBlob, addManifest, uniqueName } from './registry-helpers.js';
+import { addBlob, addManifest, fetchWithEnv, uniqueName, upstreamLog } from './registry-helpers.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -96,5 +96,35 @@ describe('GET /metrics', () => {
     expect(html).toContain('data-field="hit-ratio"');
     expect(html).toContain("fetch('/stats'");
     expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=["']https?:/);
+  });
+
+  it('counts lease outcomes on the caller side: concurrent cold GETs make one grant and the rest wait', async () => {
+    const name = uniqueName('leases');
+    const { digest, size } = await addBlob({ size: 256 * 1024 });
+    const before = (await scrape()).samples;
+    const url = `http://mirror/v2/library/${name}/blobs/${digest}`;
+    const sizes = await Promise.all(Array.from({ length: 8 }, async () => (await (await SELF.fetch(url)).arrayBuffer()).byteLength));
+    expect(sizes).toEqual(new Array(8).fill(size));
+    expect(await upstreamLog(`/v2/library/${name}/blobs/${digest}`, 'GET')).toHaveLength(1);
+    const after = (await scrape()).samples;
+    const leases = (outcome: string) => sumSamples(after, 'fastreg_leases_total', { outcome, kind: 'blob' }) - sumSamples(before, 'fastreg_leases_total', { outcome, kind: 'blob' });
+    expect(leases('granted')).toBe(1);
+    // The others waited for the holder, unless they arrived after the blob was stored (then they read R2 at once).
+    expect(leases('waited')).toBeGreaterThanOrEqual(1);
+    expect(leases('waited')).toBeLessThanOrEqual(7);
+    expect(requests(after, { route: 'blob', status: '200' }) - requests(before, { route: 'blob', status: '200' })).toBe(8);
+    expect(sumSamples(after, 'fastreg_leases_active')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('follows PULL_ACCESS: with "token", /metrics, /stats and / need the bearer token', async () => {
+    for (const path of ['/metrics', '/stats', '/']) {
+      const denied = await fetchWithEnv(`http://mirror${path}`, { PULL_ACCESS: 'token' });
+      expect(denied.status, path).toBe(401);
+      expect(denied.headers.get('WWW-Authenticate')).toMatch(/^Bearer /);
+      const allowed = await fetchWithEnv(`http://mirror${path}`, { PULL_ACCESS: 'token' }, { headers: { Authorization: 'Bearer test-token-0123456789abcdef' } });
+      expect(allowed.status, path).toBe(200);
+    }
+    // The status page's guard must not leak onto other routes: /services stays as configured.
+    expect((await fetchWithEnv('http://mirror/v2/', { PULL_ACCESS: 'public' })).status).toBe(200);
   });
 });
