@@ -1,6 +1,6 @@
 import { OCI_ERROR_STATUS, OciError, type OciErrorCode } from '../workers/oci/index.js';
 import type { BlobLease } from './blob-lease.js';
-import type { LeaseFailure, StoredBlob } from './blob-lease-types.js';
+import type { AcquireResult, LeaseFailure, StoredBlob, WaitResult } from './blob-lease-types.js';
 
 /** What a fill (the upstream fetch done while holding the lease) hands back. */
 export interface FillOutcome<T> {
@@ -45,6 +45,8 @@ export interface BlobLeaseClientOptions {
 /** Loop bound: each round either serves, fills, or waits at least until the lease changes hands. */
 const MAX_ROUNDS = 50;
 const DEFAULT_WAIT_DEADLINE_MS = 10 * 60_000;
+/** How long past its own deadline a wait RPC may take before the caller stops trusting it. */
+const WAIT_GRACE_MS = 1_000;
 
 /**
  * Caller-side wrapper of the BlobLease actors: hides the stubs and runs the acquire → fill | wait →
@@ -65,16 +67,27 @@ export class BlobLeaseClient {
   }
 
   async coalesce<T>({ key, fill, readStored, waitUntil, waitDeadlineMs = DEFAULT_WAIT_DEADLINE_MS, observe }: CoalesceOptions<T>): Promise<T> {
-    const lease = this.stub(key);
+    let lease = this.stub(key);
     const { ttlMs, maxHolders } = this.options;
     const deadline = Date.now() + waitDeadlineMs;
     let waited = false;
+    let failedCalls = 0;
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const answer = await lease.acquire(this.holder, { ttlMs, maxHolders });
+      let answer: AcquireResult;
+      try {
+        answer = await lease.acquire(this.holder, { ttlMs, maxHolders });
+      } catch (err) {
+        // The lease object is unreachable (reset, overloaded): try once more, then fetch without it
+        // rather than fail the pull. Worst case that is one extra upstream fetch per such request.
+        lease = this.stub(key); // a stub that saw its object reset stays broken
+        if (++failedCalls < 2) continue;
+        console.warn(`blob lease ${key.slice(0, 200)} unreachable, fetching without it:`, describe(err));
+        return this.fillUnleased(fill, waitUntil);
+      }
       if (answer.kind === 'Granted') {
         observe?.('granted');
         if (waited) observe?.('takeover');
-        return this.fillHolding(lease, answer.leaseId, fill, waitUntil, observe);
+        return this.fillHolding(key, lease, answer.leaseId, fill, waitUntil, observe);
       }
       if (answer.kind === 'AlreadyStored') {
         const value = await readStored(answer, { waited: false });
@@ -87,7 +100,15 @@ export class BlobLeaseClient {
       // Wait at most about one TTL per round, so a holder that died is noticed even without the alarm.
       if (!waited) observe?.('waited');
       waited = true;
-      const woke = await lease.wait(Math.min(remaining, ttlMs + 1_000));
+      let woke: WaitResult;
+      try {
+        const timeoutMs = Math.min(remaining, ttlMs + 1_000);
+        woke = await withLocalDeadline((async (): Promise<WaitResult> => lease.wait(timeoutMs))(), timeoutMs + WAIT_GRACE_MS);
+      } catch {
+        // A wait whose object was reset may never answer or may fail; the lease state is in SQLite, so ask again.
+        lease = this.stub(key);
+        continue;
+      }
       if (woke.kind === 'Free' && woke.reason === 'expired') observe?.('expired');
       if (woke.kind === 'Free' && woke.failure && isDefinitive(woke.failure)) {
         // The holder got an answer that a retry would only repeat (e.g. 404): share it instead of re-asking.
@@ -104,8 +125,25 @@ export class BlobLeaseClient {
     });
   }
 
+  /** Bookkeeping must reach the object: retry once on a fresh stub (one that saw a reset stays broken). */
+  private async withRetry(key: string, lease: DurableObjectStub<BlobLease>, call: (stub: DurableObjectStub<BlobLease>) => Promise<unknown>): Promise<void> {
+    try {
+      await call(lease);
+    } catch {
+      await call(this.stub(key));
+    }
+  }
+
+  /** Degraded mode when the lease object cannot be reached: fetch and store without coordination. */
+  private async fillUnleased<T>(fill: CoalesceOptions<T>['fill'], waitUntil: CoalesceOptions<T>['waitUntil']): Promise<T> {
+    const outcome = await fill({ progress: () => undefined });
+    waitUntil(outcome.stored.catch(() => undefined));
+    return outcome.value;
+  }
+
   /** Runs the fill while holding the lease: renews while bytes move, completes once stored, releases on failure. */
   private async fillHolding<T>(
+    key: string,
     lease: DurableObjectStub<BlobLease>,
     leaseId: string,
     fill: CoalesceOptions<T>['fill'],
@@ -118,13 +156,13 @@ export class BlobLeaseClient {
       outcome = await fill({ progress: () => heartbeat.progress() });
     } catch (err) {
       heartbeat.stop();
-      await lease.release(leaseId, describe(err), failureOf(err)).catch(() => undefined);
+      await this.withRetry(key, lease, (stub) => stub.release(leaseId, describe(err), failureOf(err))).catch(() => undefined);
       observe?.('settled');
       throw err;
     }
     const settle = outcome.stored.then(
-      async (stored) => void (await lease.complete(leaseId, stored.size, stored.location)),
-      async (err: unknown) => void (await lease.release(leaseId, describe(err))),
+      (stored) => this.withRetry(key, lease, (stub) => stub.complete(leaseId, stored.size, stored.location)),
+      (err: unknown) => this.withRetry(key, lease, (stub) => stub.release(leaseId, describe(err))),
     );
     waitUntil(
       settle
@@ -179,4 +217,13 @@ const failureOf = (err: unknown): LeaseFailure | undefined => (err instanceof Oc
 function isDefinitive(failure: LeaseFailure): boolean {
   const status = (OCI_ERROR_STATUS as Record<string, number>)[failure.code];
   return status !== undefined && status >= 400 && status < 500;
+}
+
+/** Rejects if `promise` has not settled after `ms`: a pending RPC to an object that was reset never settles. */
+function withLocalDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

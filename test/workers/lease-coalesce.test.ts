@@ -1,6 +1,7 @@
-import { env } from 'cloudflare:test';
+import { abortAllDurableObjects, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { StoredBlob } from '../../durable-objects/blob-lease-types.js';
+import type { BlobLease } from '../../durable-objects/blob-lease.js';
 import type { CoalesceOptions, FillContext } from '../../durable-objects/blob-lease-client.js';
 import { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
 import { OciError } from '../../workers/oci/index.js';
@@ -134,6 +135,44 @@ describe('BlobLeaseClient.coalesce', () => {
     store.objects.clear();
     expect(await client('b').coalesce(store.options(k, store.quickFill(k, 'TWO', 0)))).toBe('TWO');
     expect(store.fills).toBe(2);
+  });
+
+  it('a waiter whose pending wait dies with a reset object asks again and still gets the bytes', async () => {
+    const store = new FakeStore();
+    const k = key('reset');
+    let finish: () => void = () => undefined;
+    const fill = async (context: FillContext) => {
+      const ticker = setInterval(() => context.progress(), 50);
+      const stored = new Promise<StoredBlob>((resolve) => {
+        finish = () => {
+          clearInterval(ticker);
+          store.objects.set(k, 'AFTER-RESET');
+          resolve({ size: 11, location: k });
+        };
+      });
+      return { value: 'HOLDER', stored };
+    };
+    expect(await client('holder').coalesce(store.options(k, fill))).toBe('HOLDER');
+    const follower = client('follower').coalesce(store.options(k, fill));
+    await expect.poll(async () => (await env.BLOB_LEASE.getByName(k).stats()).waiters, { timeout: 2_000, interval: 10 }).toBe(1);
+    await abortAllDurableObjects();
+    await sleep(100);
+    finish();
+    expect(await follower).toBe('AFTER-RESET');
+    expect(store.fills).toBe(1);
+  });
+
+  it('fetches without the lease when the lease object cannot be reached', async () => {
+    const store = new FakeStore();
+    const k = key('unreachable');
+    const broken = {
+      getByName: () => ({
+        acquire: () => Promise.reject(new Error('Durable Object is overloaded')),
+      }),
+    } as unknown as DurableObjectNamespace<BlobLease>;
+    const result = await new BlobLeaseClient(broken, { ttlMs: TTL_MS, maxHolders: 1 }).coalesce(store.options(k, store.quickFill(k, 'DIRECT', 0)));
+    expect(result).toBe('DIRECT');
+    expect(store.fills).toBe(1);
   });
 
   it('a follower gives up with UNAVAILABLE at its deadline instead of hanging', async () => {
