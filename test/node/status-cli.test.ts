@@ -102,6 +102,14 @@ describe('fastreg status', () => {
     expect(figures.storeBytes).toBe(100_000);
     expect(figures.storeBlobs).toBe(1);
     expect(figures.requestsBySource.local).toBe(1);
+    // The sidecar's own names follow the edge's conventions: _total counters, base units.
+    const text = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(text).toContain('# TYPE fastreg_sidecar_store_evictions_total counter');
+    expect(text).toContain('# TYPE fastreg_sidecar_dht_peers gauge');
+    const samples = parsePrometheus(text);
+    expect(sumSamples(samples, 'fastreg_sidecar_served_bytes_total', { source: 'local' })).toBe(100_000);
+    expect(sumSamples(samples, 'fastreg_sidecar_http_request_duration_seconds_count', { route: '/blobs/:digest' })).toBeGreaterThanOrEqual(1);
+    expect(sumSamples(samples, 'fastreg_sidecar_store_bytes')).toBe(figures.storeBytes);
     const table = await status(['--edge', edge.url], { FASTREG_SIDECAR: sidecar.url });
     expect(table.code).toBe(0);
     expect(table.stdout).toContain(`sidecar ${sidecar.url}`);
