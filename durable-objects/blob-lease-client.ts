@@ -1,6 +1,7 @@
 import { OCI_ERROR_STATUS, OciError, type OciErrorCode } from '../workers/oci/index.js';
 import type { BlobLease } from './blob-lease.js';
 import type { AcquireResult, LeaseFailure, StoredBlob, WaitResult } from './blob-lease-types.js';
+import { COALESCE_MAX_ROUNDS, COALESCE_WAIT_DEADLINE_MS, WAIT_GRACE_MS } from './constants.js';
 
 /** What a fill (the upstream fetch done while holding the lease) hands back. */
 export interface FillOutcome<T> {
@@ -42,12 +43,6 @@ export interface BlobLeaseClientOptions {
   holder?: string;
 }
 
-/** Loop bound: each round either serves, fills, or waits at least until the lease changes hands. */
-const MAX_ROUNDS = 50;
-const DEFAULT_WAIT_DEADLINE_MS = 10 * 60_000;
-/** How long past its own deadline a wait RPC may take before the caller stops trusting it. */
-const WAIT_GRACE_MS = 1_000;
-
 /**
  * Caller-side wrapper of the BlobLease actors: hides the stubs and runs the acquire → fill | wait →
  * serve protocol, so however many requests ask at once, one of them fetches from upstream.
@@ -66,13 +61,13 @@ export class BlobLeaseClient {
     return this.namespace.getByName(key);
   }
 
-  async coalesce<T>({ key, fill, readStored, waitUntil, waitDeadlineMs = DEFAULT_WAIT_DEADLINE_MS, observe }: CoalesceOptions<T>): Promise<T> {
+  async coalesce<T>({ key, fill, readStored, waitUntil, waitDeadlineMs = COALESCE_WAIT_DEADLINE_MS, observe }: CoalesceOptions<T>): Promise<T> {
     let lease = this.stub(key);
     const { ttlMs, maxHolders } = this.options;
     const deadline = Date.now() + waitDeadlineMs;
     let waited = false;
     let failedCalls = 0;
-    for (let round = 0; round < MAX_ROUNDS; round++) {
+    for (let round = 0; round < COALESCE_MAX_ROUNDS; round++) {
       let answer: AcquireResult;
       try {
         answer = await lease.acquire(this.holder, { ttlMs, maxHolders });
@@ -92,7 +87,7 @@ export class BlobLeaseClient {
       if (answer.kind === 'AlreadyStored') {
         const value = await readStored(answer, { waited: false });
         if (value !== undefined) return value;
-        await lease.forget(answer.location);
+        await lease.forget(answer.location).catch(() => undefined);
         continue;
       }
       const remaining = deadline - Date.now();
@@ -117,7 +112,7 @@ export class BlobLeaseClient {
       if (woke.kind === 'Stored') {
         const value = await readStored(woke, { waited: true });
         if (value !== undefined) return value;
-        await lease.forget(woke.location);
+        await lease.forget(woke.location).catch(() => undefined);
       }
     }
     throw new OciError('UNAVAILABLE', `gave up waiting for the concurrent upstream fetch of ${key.slice(0, 200)}; retry`, {

@@ -8,6 +8,13 @@ export const MAX_LEASE_HOLDERS = 64;
 export const MAX_WAIT_MS = 300_000;
 export const MAX_HOLDER_NAME = 200;
 
+/** BlobLeaseClient: loop bound (each round serves, fills, or waits until the lease changes hands). */
+export const COALESCE_MAX_ROUNDS = 50;
+/** BlobLeaseClient: how long a follower waits for other fetchers in total before UNAVAILABLE. */
+export const COALESCE_WAIT_DEADLINE_MS = 10 * 60_000;
+/** How long past its own deadline a wait RPC may take before the caller stops trusting it. */
+export const WAIT_GRACE_MS = 1_000;
+
 /** Fixed number of LeaseShard objects the batch API spreads keys over. Changing it re-homes every key. */
 export const LEASE_SHARD_COUNT = 16;
 /** Batch API bounds. */
