@@ -1,8 +1,12 @@
 import { digestMismatch, type Digest, MediaType, OciError } from '../oci/index.js';
-import { createHasher } from './verify-stream.js';
+import { createHasher, lumpReader } from './verify-stream.js';
 
-/** Upstream chunks (often ~4 KiB) are gathered to about this size before they are hashed and written. */
+/** Upstream bytes are gathered to about this size before they are hashed and written. */
 const BATCH_BYTES = 1024 * 1024;
+/** Each read waits for at least this much (the stall watchdog is fed per read, so keep it small). */
+const READ_MIN_BYTES = 64 * 1024;
+/** Batches handed to a single put's stream before waiting for R2 to take the oldest. */
+const SINGLE_PUT_BATCHES_IN_FLIGHT = 4;
 
 export interface BlobWriteOptions {
   bucket: R2Bucket;
@@ -54,7 +58,7 @@ export function storeVerifiedBlob(options: VerifiedStoreOptions, body: ReadableS
   const verdict = deferred<Error | undefined>();
   const stored = deferred<number>();
   stored.promise.catch(() => undefined);
-  const reader = body.getReader();
+  const reader = lumpReader(body, READ_MIN_BYTES, BATCH_BYTES, true);
   const hasher = createHasher(digest);
   let sink: BlobSink | undefined;
   let sinkError: unknown;
@@ -92,8 +96,10 @@ export function storeVerifiedBlob(options: VerifiedStoreOptions, body: ReadableS
       }
       for (;;) {
         if (sinkError !== undefined && !clientAttached()) throw sinkError;
-        const { done, value } = await reader.read();
-        if (done) break;
+        const read = await reader.read();
+        if (read === undefined) break;
+        // The read buffer is reused: keep a copy.
+        const value = read.slice();
         onChunk(value.byteLength);
         if (sinkError === undefined) onProgress();
         total += value.byteLength;
@@ -144,16 +150,21 @@ function openSinglePut(options: BlobWriteOptions, size: number): BlobSink {
   const writer = fixed.writable.getWriter();
   const checksum = digest.algorithm === 'sha256' ? { sha256: digest.hex } : { sha512: digest.hex };
   const put = bucket.put(key, fixed.readable, { ...metadata(digest), ...checksum });
-  // If the put fails without draining the stream, `ready` would never settle: race it with the put.
+  // If the put fails without draining the stream, a pending write would never settle: race it with the put.
   const putFailed = put.then(
     () => new Promise<never>(() => undefined),
     (err: unknown) => Promise.reject(err),
   );
   putFailed.catch(() => undefined);
+  // A FixedLengthStream's writer is always "ready" (it queues without limit), so backpressure comes
+  // from its write promises, which settle as R2 takes the bytes: a few batches in flight at most.
+  const inFlight: Promise<void>[] = [];
   return {
     async write(batch) {
-      await Promise.race([writer.ready, putFailed]);
-      writer.write(batch).catch(() => undefined);
+      const written = writer.write(batch);
+      written.catch(() => undefined);
+      inFlight.push(written);
+      if (inFlight.length > SINGLE_PUT_BATCHES_IN_FLIGHT) await Promise.race([inFlight.shift(), putFailed]);
     },
     async finish() {
       await Promise.race([writer.close(), putFailed]);
@@ -204,8 +215,9 @@ function metadata(digest: Digest): R2PutOptions {
   };
 }
 
-/** Always a fresh copy: the batch is handed to native writers while the tee may still share the chunks. */
+/** The chunks are our own copies (the read buffer is reused), so one chunk needs no further copy. */
 function concat(chunks: Uint8Array[], bytes: number): Uint8Array {
+  if (chunks.length === 1 && chunks[0]!.byteLength === bytes) return chunks[0]!;
   const out = new Uint8Array(bytes);
   let offset = 0;
   for (const chunk of chunks) {

@@ -24,8 +24,34 @@ export function createHasher(digest: Digest): Hasher {
 }
 
 /**
- * The client's copy of a blob that is hashed elsewhere (by the store side, once): chunks pass
- * through unchanged, but the last one is held back until `verdict` settles. On a mismatch the
+ * Reads a (native) byte stream in lumps of at least `minBytes` (except the last), up to `maxBytes`:
+ * fetch bodies arrive in ~4 KiB chunks, and each JS read of one costs far more than the bytes do.
+ * With `reuse`, the same buffer is read into each time, so the caller must copy what it keeps.
+ */
+export function lumpReader(stream: ReadableStream<Uint8Array>, minBytes: number, maxBytes: number, reuse: boolean) {
+  const reader = stream.getReader({ mode: 'byob' });
+  let buffer = new ArrayBuffer(maxBytes);
+  return {
+    /** The next lump, or undefined at the end. */
+    async read(): Promise<Uint8Array | undefined> {
+      for (;;) {
+        const { done, value } = await reader.readAtLeast(minBytes, new Uint8Array(reuse ? buffer : new ArrayBuffer(maxBytes)));
+        if (value && reuse) buffer = value.buffer as ArrayBuffer;
+        if (value && value.byteLength > 0) return value;
+        if (done) return undefined;
+      }
+    },
+    cancel: (reason?: unknown) => reader.cancel(reason),
+  };
+}
+
+/** Lump sizes for the client's copy of a blob: a few reads per MiB, little memory per lump in flight. */
+const CLIENT_MIN_BYTES = 64 * 1024;
+const CLIENT_MAX_BYTES = 256 * 1024;
+
+/**
+ * The client's copy of a blob that is hashed elsewhere (by the store side, once): bytes pass
+ * through unchanged, but the last lump is held back until `verdict` settles. On a mismatch the
  * stream errors instead, so a client never receives the complete wrong blob. Pull-based with no
  * queue of its own, so a slow client paces the (native) tee instead of being buffered for.
  */
@@ -34,14 +60,14 @@ export function releasedOnVerdict(
   verdict: Promise<Error | undefined>,
   onCancel: () => void,
 ): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
+  const reader = lumpReader(source, CLIENT_MIN_BYTES, CLIENT_MAX_BYTES, false);
   let held: Uint8Array | undefined;
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         for (;;) {
-          const { done, value } = await reader.read();
-          if (done) {
+          const value = await reader.read();
+          if (value === undefined) {
             const error = await verdict;
             if (error) {
               controller.error(error);
@@ -51,7 +77,6 @@ export function releasedOnVerdict(
             controller.close();
             return;
           }
-          if (value.byteLength === 0) continue;
           const previous = held;
           held = value;
           if (previous) {
