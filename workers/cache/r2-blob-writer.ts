@@ -58,7 +58,7 @@ export function storeVerifiedBlob(options: VerifiedStoreOptions, body: ReadableS
   const verdict = deferred<Error | undefined>();
   const stored = deferred<number>();
   stored.promise.catch(() => undefined);
-  const reader = lumpReader(body, READ_MIN_BYTES, BATCH_BYTES, true);
+  const reader = lumpReader(body, READ_MIN_BYTES, BATCH_BYTES);
   const hasher = createHasher(digest);
   let sink: BlobSink | undefined;
   let sinkError: unknown;
@@ -82,8 +82,10 @@ export function storeVerifiedBlob(options: VerifiedStoreOptions, body: ReadableS
   };
 
   const run = async () => {
-    let pending: Uint8Array[] = [];
-    let pendingBytes = 0;
+    // Bytes are copied out of the (reused) read buffer into one batch buffer at a time, so the
+    // garbage per blob is about its own size.
+    let batch = new Uint8Array(BATCH_BYTES);
+    let filled = 0;
     let total = 0;
     try {
       try {
@@ -96,28 +98,29 @@ export function storeVerifiedBlob(options: VerifiedStoreOptions, body: ReadableS
       }
       for (;;) {
         if (sinkError !== undefined && !clientAttached()) throw sinkError;
-        const read = await reader.read();
-        if (read === undefined) break;
-        // The read buffer is reused: keep a copy.
-        const value = read.slice();
+        const value = await reader.read();
+        if (value === undefined) break;
         onChunk(value.byteLength);
         if (sinkError === undefined) onProgress();
         total += value.byteLength;
         if (expectedSize !== undefined && total > expectedSize) {
           throw new OciError('UPSTREAM_FAILED', `upstream sent more than the ${expectedSize} bytes it announced`);
         }
-        // Flush before adding, so at least the last chunk is always still pending when the body ends.
-        if (pendingBytes >= BATCH_BYTES) {
-          const batch = concat(pending, pendingBytes);
-          pending = [];
-          pendingBytes = 0;
-          await hasher.write(batch);
-          await toSink(batch);
+        for (let offset = 0; offset < value.byteLength; ) {
+          // A full batch goes out only once more bytes arrive: the last one is always held back.
+          if (filled === BATCH_BYTES) {
+            await hasher.write(batch);
+            await toSink(batch);
+            batch = new Uint8Array(BATCH_BYTES);
+            filled = 0;
+          }
+          const take = Math.min(BATCH_BYTES - filled, value.byteLength - offset);
+          batch.set(value.subarray(offset, offset + take), filled);
+          filled += take;
+          offset += take;
         }
-        pending.push(value);
-        pendingBytes += value.byteLength;
       }
-      const last = concat(pending, pendingBytes);
+      const last = batch.subarray(0, filled);
       await hasher.write(last);
       const actual = await hasher.finish();
       if (actual !== digest.value) throw digestMismatch(digest.value, actual);
@@ -213,18 +216,6 @@ function metadata(digest: Digest): R2PutOptions {
     httpMetadata: { contentType: MediaType.OctetStream },
     customMetadata: { digest: digest.value, storedAt: new Date().toISOString() },
   };
-}
-
-/** The chunks are our own copies (the read buffer is reused), so one chunk needs no further copy. */
-function concat(chunks: Uint8Array[], bytes: number): Uint8Array {
-  if (chunks.length === 1 && chunks[0]!.byteLength === bytes) return chunks[0]!;
-  const out = new Uint8Array(bytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 function deferred<T>() {

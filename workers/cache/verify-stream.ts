@@ -26,17 +26,17 @@ export function createHasher(digest: Digest): Hasher {
 /**
  * Reads a (native) byte stream in lumps of at least `minBytes` (except the last), up to `maxBytes`:
  * fetch bodies arrive in ~4 KiB chunks, and each JS read of one costs far more than the bytes do.
- * With `reuse`, the same buffer is read into each time, so the caller must copy what it keeps.
+ * The same buffer is read into each time, so the caller must copy what it keeps.
  */
-export function lumpReader(stream: ReadableStream<Uint8Array>, minBytes: number, maxBytes: number, reuse: boolean) {
+export function lumpReader(stream: ReadableStream<Uint8Array>, minBytes: number, maxBytes: number) {
   const reader = stream.getReader({ mode: 'byob' });
   let buffer = new ArrayBuffer(maxBytes);
   return {
     /** The next lump, or undefined at the end. */
     async read(): Promise<Uint8Array | undefined> {
       for (;;) {
-        const { done, value } = await reader.readAtLeast(minBytes, new Uint8Array(reuse ? buffer : new ArrayBuffer(maxBytes)));
-        if (value && reuse) buffer = value.buffer as ArrayBuffer;
+        const { done, value } = await reader.readAtLeast(minBytes, new Uint8Array(buffer));
+        if (value) buffer = value.buffer as ArrayBuffer;
         if (value && value.byteLength > 0) return value;
         if (done) return undefined;
       }
@@ -45,7 +45,7 @@ export function lumpReader(stream: ReadableStream<Uint8Array>, minBytes: number,
   };
 }
 
-/** Lump sizes for the client's copy of a blob: a few reads per MiB, little memory per lump in flight. */
+/** Lump sizes for the client's copy of a blob: a few reads per MiB. */
 const CLIENT_MIN_BYTES = 64 * 1024;
 const CLIENT_MAX_BYTES = 256 * 1024;
 
@@ -60,7 +60,7 @@ export function releasedOnVerdict(
   verdict: Promise<Error | undefined>,
   onCancel: () => void,
 ): ReadableStream<Uint8Array> {
-  const reader = lumpReader(source, CLIENT_MIN_BYTES, CLIENT_MAX_BYTES, false);
+  const reader = lumpReader(source, CLIENT_MIN_BYTES, CLIENT_MAX_BYTES);
   let held: Uint8Array | undefined;
   return new ReadableStream<Uint8Array>(
     {
@@ -78,7 +78,8 @@ export function releasedOnVerdict(
             return;
           }
           const previous = held;
-          held = value;
+          // The read buffer is reused: keep an exactly-sized copy.
+          held = value.slice();
           if (previous) {
             controller.enqueue(previous);
             return;
