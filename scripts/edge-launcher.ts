@@ -31,6 +31,20 @@ export interface StartEdgeOptions {
    * `${stateDir}/config`. wrangler reads these once per process, so the first edge started wins.
    */
   wranglerHome?: string;
+  /**
+   * Extra Miniflare workers started next to the edge (bench/test only, never deployed), e.g. one
+   * binding the edge's Durable Objects with `{ className, scriptName: 'fastreg' }`. Reach them with
+   * RunningEdge.getWorker(name). Each needs its own `name`.
+   */
+  extraWorkers?: ExtraWorker[];
+}
+
+/** Miniflare worker options for an extra worker (name, modules, scriptPath, bindings, durableObjects…). */
+export type ExtraWorker = { name: string } & Record<string, unknown>;
+
+/** A fetcher into one worker of the running Miniflare instance. */
+export interface WorkerFetcher {
+  fetch(input: string, init?: RequestInit): Promise<{ status: number; text(): Promise<string> }>;
 }
 
 export interface RunningEdge {
@@ -40,6 +54,8 @@ export interface RunningEdge {
   vars: Record<string, string>;
   /** PIDs of the workerd processes serving this edge. */
   workerdPids(): number[];
+  /** A fetcher into an extra worker (see StartEdgeOptions.extraWorkers), bypassing the edge. */
+  getWorker(name: string): Promise<WorkerFetcher>;
   stop(): Promise<void>;
 }
 
@@ -77,13 +93,11 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   const scriptPath = await bundleWorker(path.resolve(REPO_ROOT, fromToml.main ?? 'workers/index.ts'), path.join(stateDir, 'worker'), fromToml.define);
 
   const before = new Set(workerdChildren());
+  const edgeWorker = { ...workerOptions, name: 'fastreg', modules: true, modulesRoot: path.dirname(scriptPath), scriptPath, bindings: vars };
+  // The edge stays the entry worker: Miniflare routes its socket to the first one.
+  const workers = options.extraWorkers?.length ? { workers: [edgeWorker, ...options.extraWorkers] } : edgeWorker;
   const mf: MiniflareType = new Miniflare({
-    ...workerOptions,
-    name: 'fastreg',
-    modules: true,
-    modulesRoot: path.dirname(scriptPath),
-    scriptPath,
-    bindings: vars,
+    ...workers,
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
     cf: false,
@@ -105,6 +119,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
     token,
     vars,
     workerdPids: () => pids.filter(isAlive),
+    getWorker: async (name) => (await mf.getWorker(name)) as unknown as WorkerFetcher,
     stop: () => (stopped ??= mf.dispose()),
   };
 }
