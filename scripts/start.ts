@@ -1,7 +1,10 @@
 import { EdgeStartError, startEdge } from './edge-launcher.js';
+import { startLocalSidecar, type LocalSidecar } from './local-sidecar.js';
 
-// `npm start`: the edge on http://127.0.0.1:${FASTREG_PORT:-8787} through Miniflare's API.
-// Environment: FASTREG_PORT, FASTREG_HOST, FASTREG_STATE_DIR, FASTREG_UPSTREAM, FASTREG_TOKEN.
+// `npm start`: the edge on http://127.0.0.1:${FASTREG_PORT:-8787} through Miniflare's API, plus one
+// sidecar registered with it (FASTREG_START_SIDECAR=0 to leave it out).
+// Environment: FASTREG_PORT, FASTREG_HOST, FASTREG_STATE_DIR, FASTREG_UPSTREAM, FASTREG_TOKEN, and
+// the sidecar's own FASTREG_* variables (`fastreg sidecar --help`).
 
 async function main(): Promise<void> {
   const port = Number(process.env.FASTREG_PORT ?? 8787);
@@ -10,10 +13,11 @@ async function main(): Promise<void> {
   }
   const host = process.env.FASTREG_HOST ?? '127.0.0.1';
   const tokenGiven = Boolean(process.env.FASTREG_TOKEN);
+  const stateDir = process.env.FASTREG_STATE_DIR ?? '.fastreg';
   const edge = await startEdge({
     port,
     host,
-    stateDir: process.env.FASTREG_STATE_DIR ?? '.fastreg',
+    stateDir,
     upstream: process.env.FASTREG_UPSTREAM || undefined,
     token: process.env.FASTREG_TOKEN || undefined,
   });
@@ -22,7 +26,7 @@ async function main(): Promise<void> {
   const upstreams = JSON.parse(edge.vars.UPSTREAMS ?? '{}') as Record<string, string>;
   console.log(`
 FastReg edge listening on ${mirror}
-  state:     ${process.env.FASTREG_STATE_DIR ?? '.fastreg'}
+  state:     ${stateDir}
   upstreams: ${Object.entries(upstreams).map(([ns, url]) => `${ns} -> ${url}`).join(', ')}
   token:     ${tokenGiven ? '(from FASTREG_TOKEN)' : `${edge.token}   (generated; set FASTREG_TOKEN to choose one)`}
 
@@ -36,12 +40,15 @@ containerd: /etc/containerd/certs.d/docker.io/hosts.toml  (config_path = "/etc/c
 
 Ctrl-C stops.`);
 
+  const sidecar: LocalSidecar | undefined =
+    process.env.FASTREG_START_SIDECAR === '0' ? undefined : startLocalSidecar({ edgeUrl: mirror, token: edge.token, stateDir });
+
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping…`);
-    edge.stop().then(
+    (sidecar?.stop() ?? Promise.resolve()).then(() => edge.stop()).then(
       () => process.exit(0),
       (err: unknown) => {
         console.error(err);

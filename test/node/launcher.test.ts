@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EdgeStartError, REPO_ROOT, startEdge, workerdChildren } from '../../scripts/edge-launcher.js';
 import { loadHardenedMiniflare } from '../../scripts/miniflare-ingress.js';
 import { TEST_WRANGLER_HOME } from '../helpers/edge.js';
-import { freePort, makeTempDir, waitUntil } from '../helpers/processes.js';
+import { freePort, httpOk, makeTempDir, waitUntil } from '../helpers/processes.js';
 
 // The local launcher: config validation, spoof-proof client address, and `npm start` as a process.
 
@@ -76,12 +76,20 @@ describe('client address seen by the Worker', () => {
 });
 
 describe('npm start (scripts/start.ts)', () => {
-  it('serves /v2/ on FASTREG_PORT, prints client config and a generated token, and stops on SIGINT', async () => {
+  it('serves /v2/ on FASTREG_PORT with a registered sidecar, prints client config and a generated token, and stops both on SIGINT', async () => {
     const temp = makeTempDir('npm-start');
     const port = await freePort();
+    const sidecarPort = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts/start.ts')], {
       cwd: REPO_ROOT,
-      env: { ...process.env, FASTREG_PORT: String(port), FASTREG_STATE_DIR: temp.dir, FASTREG_UPSTREAM: 'http://127.0.0.1:9', FASTREG_TOKEN: '' },
+      env: {
+        ...process.env,
+        FASTREG_PORT: String(port),
+        FASTREG_STATE_DIR: temp.dir,
+        FASTREG_UPSTREAM: 'http://127.0.0.1:9',
+        FASTREG_TOKEN: '',
+        FASTREG_HTTP: `127.0.0.1:${sidecarPort}`,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -102,11 +110,22 @@ describe('npm start (scripts/start.ts)', () => {
       const workerd = workerdChildren(child.pid!);
       expect(workerd.length).toBe(1);
 
+      // The sidecar came up with the edge's token and registered itself in the edge's service records.
+      await waitUntil(() => output.includes('[sidecar] fastreg sidecar ready'), 60_000, () => `no sidecar:\n${output}`);
+      const health = (await (await fetch(`http://127.0.0.1:${sidecarPort}/healthz`)).json()) as { peerId: string };
+      await waitUntil(
+        async () => (await fetch(`${url}/services/fastreg/records/${health.peerId}`)).status === 200,
+        30_000,
+        () => `sidecar ${health.peerId} never registered:\n${output}`,
+      );
+
       child.kill('SIGINT');
       const code = await Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 20_000))]);
       expect(code, output).toBe(0);
       expect(output).toContain('SIGINT: stopping');
       await waitUntil(() => workerd.every((pid) => !alive(pid)), 5_000, () => `workerd ${workerd} still running after npm start exited`);
+      const sidecarAnswers = await httpOk(`http://127.0.0.1:${sidecarPort}/healthz`).catch(() => false);
+      expect(sidecarAnswers, 'the sidecar still answers after npm start exited').toBe(false);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       temp.remove();
