@@ -1,0 +1,377 @@
+import type { EdgeBenchResult } from './edge-throughput.js';
+import type { LeaseBenchFigures } from './leases.js';
+import type { P2pBenchFigures } from './p2p.js';
+import type { ServicesFigures } from './services.js';
+
+// The suite's report: one row per DESIGN §6 figure (FastReg against a baseline measured in the same
+// run, as a ratio, with its target and a verdict), rendered as markdown, JSON and an SVG bar chart.
+
+/** Upstream byte counts are optional so reports of older edge results still render. */
+type Burst = NonNullable<EdgeBenchResult['burst']> & { fastregUpstreamBytes?: number; pullThroughUpstreamBytes?: number };
+
+export type SectionName = 'edge' | 'leases' | 'services' | 'p2p';
+
+export interface SectionOutcome<T> {
+  status: 'ok' | 'failed' | 'timeout' | 'skipped';
+  seconds: number;
+  error?: string;
+  figures?: T;
+}
+
+export interface SuiteSections {
+  edge: SectionOutcome<EdgeBenchResult>;
+  leases: SectionOutcome<LeaseBenchFigures>;
+  services: SectionOutcome<ServicesFigures>;
+  p2p: SectionOutcome<P2pBenchFigures>;
+}
+
+export interface Environment {
+  cores: number;
+  cpuModel: string;
+  node: string;
+  platform: string;
+  memoryGB: number;
+  loadAverageAtStart: number[];
+  date: string;
+}
+
+export type Verdict = 'pass' | 'fail' | 'not measured';
+
+export interface FigureRow {
+  figure: string;
+  fastreg: string;
+  baseline: string;
+  /** FastReg ÷ baseline, when both were measured. */
+  ratio: number | null;
+  target: string;
+  verdict: Verdict;
+  /** How far from the target, 1 = exactly on it, > 1 = better (for the chart). */
+  score: number | null;
+  note?: string;
+}
+
+export interface SuiteReport {
+  at: string;
+  environment: Environment;
+  options: Record<string, unknown>;
+  seconds: number;
+  figures: FigureRow[];
+  sections: SuiteSections;
+}
+
+const NOT_MEASURED = (figure: string, target: string, note: string): FigureRow => ({ figure, fastreg: '–', baseline: '–', ratio: null, target, verdict: 'not measured', score: null, note });
+
+const mbps = (n: number) => `${n.toFixed(0)} MB/s`;
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+const ratioOf = (a: number, b: number) => (b > 0 ? a / b : null);
+
+function row(figure: string, fastreg: string, baseline: string, ratio: number | null, target: string, pass: boolean, score: number | null, note?: string): FigureRow {
+  return { figure, fastreg, baseline, ratio, target, verdict: pass ? 'pass' : 'fail', score, ...(note ? { note } : {}) };
+}
+
+function why(outcome: SectionOutcome<unknown>, name: string): string {
+  return outcome.status === 'skipped' ? `${name} section not run (--only)` : `${name} section ${outcome.status}${outcome.error ? `: ${outcome.error.slice(0, 120)}` : ''}`;
+}
+
+/** The DESIGN §6 figures, in its order; every one is listed, measured or not. */
+export function figureRows(sections: SuiteSections): FigureRow[] {
+  const rows: FigureRow[] = [];
+  const edge = sections.edge.figures;
+  const burst = edge?.burst as Burst | undefined;
+  if (burst) {
+    rows.push(
+      row(
+        `Cold burst, ${burst.clients} concurrent GETs of one uncached ${mb(burst.blobBytes)} blob: upstream GETs`,
+        String(burst.fastregUpstreamGets),
+        `${burst.pullThroughUpstreamGets} (distribution pull-through cache)`,
+        ratioOf(burst.fastregUpstreamGets, burst.pullThroughUpstreamGets),
+        'FastReg = 1',
+        burst.fastregUpstreamGets === 1,
+        burst.fastregUpstreamGets > 0 ? 1 / burst.fastregUpstreamGets : 0,
+      ),
+    );
+    if (burst.fastregUpstreamBytes !== undefined && burst.pullThroughUpstreamBytes !== undefined) {
+      rows.push(
+        row(
+          `Cold burst, ${burst.clients} clients: upstream bytes`,
+          mb(burst.fastregUpstreamBytes),
+          `${mb(burst.pullThroughUpstreamBytes)} (pull-through cache)`,
+          ratioOf(burst.fastregUpstreamBytes, burst.pullThroughUpstreamBytes),
+          `FastReg ≤ 1 × blob (${mb(burst.blobBytes)})`,
+          burst.fastregUpstreamBytes <= burst.blobBytes,
+          burst.fastregUpstreamBytes > 0 ? burst.blobBytes / burst.fastregUpstreamBytes : 0,
+        ),
+      );
+    } else {
+      rows.push(NOT_MEASURED(`Cold burst: upstream bytes`, 'FastReg ≤ 1 × blob', 'this run did not count upstream bytes'));
+    }
+  } else {
+    rows.push(NOT_MEASURED('Cold burst, 50 concurrent GETs of one uncached blob: upstream GETs', 'FastReg = 1', edge ? 'burst skipped (--burst-clients 0)' : why(sections.edge, 'edge')));
+  }
+
+  if (edge) {
+    const { fastreg, pullThroughCache, direct } = edge.targets;
+    rows.push(
+      row(
+        `Warm blob throughput through the edge (${mb(edge.blobBytes)}, median of ${fastreg.warm.length})`,
+        mbps(fastreg.warmMedianMBps),
+        `${mbps(pullThroughCache.warmMedianMBps)} (pull-through cache)`,
+        edge.ratios.warmFastregVsPullThrough,
+        '≥ 1',
+        edge.ratios.warmFastregVsPullThrough >= 1,
+        edge.ratios.warmFastregVsPullThrough,
+      ),
+      row(
+        'Warm blob throughput vs raw loopback',
+        mbps(fastreg.warmMedianMBps),
+        `${mbps(direct.warmMedianMBps)} (upstream direct)`,
+        edge.ratios.warmFastregVsDirect,
+        '≥ 0.5',
+        edge.ratios.warmFastregVsDirect >= 0.5,
+        edge.ratios.warmFastregVsDirect / 0.5,
+      ),
+      row(
+        'Cold pull through the mirror: time vs a direct pull',
+        `${fastreg.cold!.seconds.toFixed(2)} s`,
+        `${(edge.blobBytes / 1e6 / direct.warmMedianMBps).toFixed(2)} s (direct, median)`,
+        edge.ratios.coldTimeFastregVsDirect,
+        '≤ 1.2',
+        edge.ratios.coldTimeFastregVsDirect <= 1.2,
+        1.2 / edge.ratios.coldTimeFastregVsDirect,
+        `pull-through cache cold: ${pullThroughCache.cold!.seconds.toFixed(2)} s`,
+      ),
+    );
+  } else {
+    const note = why(sections.edge, 'edge');
+    rows.push(NOT_MEASURED('Warm blob throughput through the edge', '≥ 1 × pull-through cache', note));
+    rows.push(NOT_MEASURED('Warm blob throughput vs raw loopback', '≥ 0.5', note));
+    rows.push(NOT_MEASURED('Cold pull through the mirror: time vs a direct pull', '≤ 1.2', note));
+  }
+
+  const p2p = sections.p2p.figures;
+  if (p2p) {
+    rows.push(
+      row(
+        `Sidecar-to-sidecar P2P throughput (median of ${p2p.rounds} × ${(p2p.roundBytes / 2 ** 20).toFixed(0)} MiB)`,
+        mbps(p2p.sidecarP2pMBps),
+        `${mbps(p2p.rawLibp2pMBps)} (raw noise+yamux)`,
+        p2p.sidecarVsLibp2p,
+        '≥ 0.8',
+        p2p.sidecarVsLibp2p >= 0.8,
+        p2p.sidecarVsLibp2p / 0.8,
+      ),
+    );
+    const peak = Math.max(p2p.senderPeakRssMB, p2p.receiverPeakRssMB);
+    rows.push(
+      row(
+        `Sidecar peak RSS moving ${(p2p.sizeBytes / 2 ** 30).toFixed(2)} GiB`,
+        `${peak.toFixed(0)} MB`,
+        `${p2p.idleRssBundleMB.toFixed(0)} MB (idle sidecar)`,
+        ratioOf(peak, p2p.idleRssBundleMB),
+        '< 150 MB',
+        peak < 150,
+        150 / peak,
+        `sender ${p2p.senderPeakRssMB.toFixed(0)} MB, receiver ${p2p.receiverPeakRssMB.toFixed(0)} MB`,
+      ),
+    );
+  } else {
+    const note = why(sections.p2p, 'p2p');
+    rows.push(NOT_MEASURED('Sidecar-to-sidecar P2P throughput', '≥ 0.8 × raw noise+yamux', note));
+    rows.push(NOT_MEASURED('Sidecar peak RSS moving 1 GiB', '< 150 MB', note));
+  }
+
+  rows.push(NOT_MEASURED('Burst: N sidecars each needing the same 200 MB blob', 'upstream read once, time ≤ 2 × one pull', 'needs LAN-first delivery between sidecars, not built yet'));
+
+  const leases = sections.leases.figures;
+  if (leases) {
+    const one = leases.oneObject;
+    rows.push(
+      row(
+        `Lease actor on one digest: acquire→release pairs/s (${one.concurrency} callers, median of ${leases.repeats})`,
+        `${one.opsPerSec.toFixed(0)}/s`,
+        `${leases.oneObjectSequential.opsPerSec.toFixed(0)}/s (1 caller)`,
+        ratioOf(one.opsPerSec, leases.oneObjectSequential.opsPerSec),
+        '≥ 1,000/s',
+        one.opsPerSec >= 1_000,
+        one.opsPerSec / 1_000,
+        `${one.rpcsPerSec.toFixed(0)} RPCs/s`,
+      ),
+      row(
+        `Lease actor on one digest: p99 of an acquire→release pair (${one.concurrency} callers)`,
+        `${one.latencyMs.p99} ms`,
+        `${leases.oneObjectSequential.latencyMs.p99} ms (1 caller)`,
+        ratioOf(one.latencyMs.p99, leases.oneObjectSequential.latencyMs.p99),
+        '< 5 ms',
+        one.latencyMs.p99 < 5,
+        one.latencyMs.p99 > 0 ? 5 / one.latencyMs.p99 : null,
+        `workerd clock step ${leases.clockResolutionMs} ms; p50 ${one.latencyMs.p50} ms`,
+      ),
+    );
+  } else {
+    const note = why(sections.leases, 'leases');
+    rows.push(NOT_MEASURED('Lease actor on one digest: acquire/complete per second', '≥ 1,000/s', note));
+    rows.push(NOT_MEASURED('Lease actor on one digest: p99', '< 5 ms', note));
+  }
+  return rows;
+}
+
+const cell = (value: unknown) => String(value).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const table = (head: string[], body: unknown[][]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+const fmtRatio = (r: number | null) => (r === null ? '–' : r >= 100 ? r.toFixed(0) : r.toFixed(2));
+const mark = (v: Verdict) => (v === 'pass' ? '✅ pass' : v === 'fail' ? '❌ fail' : '– not measured');
+
+export function mainTable(rows: FigureRow[]): string {
+  return table(
+    ['figure (DESIGN §6)', 'FastReg', 'baseline (same run)', 'ratio', 'target', 'result', 'note'],
+    rows.map((r) => [r.figure, r.fastreg, r.baseline, fmtRatio(r.ratio), r.target, mark(r.verdict), r.note ?? '']),
+  );
+}
+
+export function renderMarkdown(report: SuiteReport): string {
+  const env = report.environment;
+  const out: string[] = [
+    '# FastReg benchmark report',
+    '',
+    `${env.date} · ${env.cores} cores (${env.cpuModel}) · ${env.memoryGB.toFixed(0)} GB · Node ${env.node} · ${env.platform} · load at start ${env.loadAverageAtStart.map((n) => n.toFixed(2)).join(' ')} · suite ${report.seconds.toFixed(0)} s`,
+    '',
+    'Every ratio is FastReg against a peer measured on the same machine in the same run (loopback). MB = 10^6 bytes.',
+    '',
+    mainTable(report.figures),
+    '',
+    '![ratios against targets](report.svg)',
+    '',
+    '## Sections',
+    '',
+    table(
+      ['section', 'status', 'time'],
+      (Object.entries(report.sections) as Array<[SectionName, SectionOutcome<unknown>]>).map(([name, s]) => [name, s.status + (s.error ? `: ${s.error.slice(0, 200)}` : ''), `${s.seconds.toFixed(0)} s`]),
+    ),
+  ];
+  const { edge, leases, services, p2p } = report.sections;
+  if (edge.figures) {
+    const r = edge.figures;
+    const t = (x: EdgeBenchResult['targets']['fastreg']) => [x.cold ? x.cold.mbPerSecond.toFixed(0) : '–', x.warmMedianMBps.toFixed(0), x.warm.map((s) => s.mbPerSecond.toFixed(0)).join(' ')];
+    out.push('', `## Edge throughput (${mb(r.blobBytes)} blob)`, '');
+    out.push(
+      table(
+        ['path', 'cold MB/s', 'warm MB/s (median)', 'warm samples'],
+        [
+          ['FastReg edge (Miniflare)', ...t(r.targets.fastreg)],
+          ['distribution pull-through cache', ...t(r.targets.pullThroughCache)],
+          ['upstream direct', ...t(r.targets.direct)],
+        ],
+      ),
+    );
+    if (r.burst) {
+      const b = r.burst as Burst;
+      out.push('', `Cold burst: ${b.clients} concurrent GETs of one uncached ${mb(b.blobBytes)} blob.`, '');
+      out.push(
+        table(
+          ['mirror', 'upstream GETs', 'upstream bytes', 'wall time'],
+          [
+            ['FastReg', b.fastregUpstreamGets, b.fastregUpstreamBytes === undefined ? '–' : mb(b.fastregUpstreamBytes), `${b.fastregSeconds.toFixed(2)} s`],
+            ['distribution pull-through cache', b.pullThroughUpstreamGets, b.pullThroughUpstreamBytes === undefined ? '–' : mb(b.pullThroughUpstreamBytes), `${b.pullThroughSeconds.toFixed(2)} s`],
+          ],
+        ),
+      );
+      out.push('', 'Upstream bytes are the upstream registry\'s own count (`http.response.written` of its access log) for GETs of the burst blob.');
+    }
+    out.push('', `Edge peak RSS (workerd VmHWM): ${r.edgePeakRssMB === null ? 'n/a' : `${r.edgePeakRssMB.toFixed(0)} MB`}.`);
+  }
+  if (leases.figures) {
+    const l = leases.figures;
+    out.push('', '## Lease actor (BlobLease Durable Object)', '');
+    out.push(
+      'Timed inside workerd by a bench-only Worker bound to the edge\'s BlobLease class (Worker→DO RPC), so Node→Miniflare overhead is not in these figures. ' +
+        `An op is acquire plus the call that ends the lease (release or complete); medians of ${l.repeats} runs. workerd's clock advances in ${l.clockResolutionMs} ms steps, so latencies are quantised.`,
+      '',
+    );
+    out.push(
+      table(
+        ['phase', 'keys', 'callers', 'ops/s', 'RPCs/s', 'op p50 ms', 'op p99 ms', 'acquire p99 ms', 'unexpected / errors'],
+        [l.oneObject, l.oneObjectSequential, l.freshKeysComplete, l.manyKeysComplete, l.manyKeysStoredAcquire].map((p) => [
+          `${p.label} (${p.mode === 'cycle' ? 'acquire→release' : p.mode === 'complete' ? 'acquire→complete' : 'acquire, stored'})`,
+          p.keys,
+          p.concurrency,
+          p.opsPerSec.toFixed(0),
+          p.rpcsPerSec.toFixed(0),
+          p.latencyMs.p50,
+          p.latencyMs.p99,
+          p.acquireMs.p99,
+          `${p.unexpected} / ${p.errors}`,
+        ]),
+      ),
+    );
+    out.push(
+      '',
+      `HTTP batch API from Node (LeaseShard objects, for comparison): one key per request, can-offload then register: ${l.http.perKey.opsPerSec.toFixed(0)} keys/s, ` +
+        `p50 ${l.http.perKey.latencyMs.p50} ms, p99 ${l.http.perKey.latencyMs.p99} ms (${l.http.perKey.ops} keys); one batch of ${l.http.batch.keys} keys: can-offload ${l.http.batch.canOffloadMs} ms, register ${l.http.batch.registerMs} ms = ${l.http.batch.keysPerSec.toFixed(0)} keys/s.`,
+    );
+  }
+  if (services.figures) {
+    const s = services.figures;
+    out.push('', `## Service records (${s.records.toLocaleString('en')} records in one resource, ${s.concurrency} concurrent clients over HTTP)`, '');
+    out.push(
+      table(
+        ['add/s', 'get/s', 'search/s', 'mean hits/search', 'watch latency p50 / p99 / max (ms)', 'watch samples'],
+        [[s.addOpsPerSec, s.getOpsPerSec, s.searchOpsPerSec, s.searchMeanHits, `${s.watchLatencyMs.p50} / ${s.watchLatencyMs.p99} / ${s.watchLatencyMs.max}`, s.watchLatencyMs.samples]],
+      ),
+    );
+  }
+  if (p2p.figures) {
+    const p = p2p.figures;
+    out.push('', '## P2P (sidecar to sidecar on loopback)', '');
+    out.push(
+      table(
+        ['figure', 'value'],
+        [
+          ['raw TCP / raw noise+yamux / sidecar P2P (median MB/s)', `${p.rawTcpMBps} / ${p.rawLibp2pMBps} / ${p.sidecarP2pMBps}`],
+          ['per round (MB/s)', `TCP ${p.perRound.rawTcpMBps.join(' ')}; noise+yamux ${p.perRound.rawLibp2pMBps.join(' ')}; sidecar ${p.perRound.sidecarP2pMBps.join(' ')}`],
+          ['sidecar / noise+yamux, sidecar / TCP', `${p.sidecarVsLibp2p} , ${p.sidecarVsTcp}`],
+          [`big blob (${(p.sizeBytes / 2 ** 20).toFixed(0)} MiB) P2P / bridge serve`, `${p.bigBlobP2pMBps} / ${p.sidecarBridgeServeMBps} MB/s`],
+          ['peak RSS sender / receiver; idle (tsx / bundle)', `${p.senderPeakRssMB} / ${p.receiverPeakRssMB} MB; ${p.idleRssTsxMB} / ${p.idleRssBundleMB} MB`],
+          [`DHT (${p.dht.nodes} in-process nodes) provide / find first / put / get, median ms`, `${p.dht.provideMs.median} / ${p.dht.findFirstProviderMs.median} / ${p.dht.putMs.median} / ${p.dht.getMs.median}`],
+        ],
+      ),
+    );
+  }
+  out.push('', `Raw figures: report.json. Options: \`${JSON.stringify(report.options)}\`.`, '');
+  return out.join('\n');
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Horizontal bars of each figure's score (1 = exactly on target, right of the line = better). */
+export function renderSvg(rows: FigureRow[], title: string): string {
+  const label = 430;
+  const plot = 420;
+  const rowH = 26;
+  const top = 48;
+  const maxScore = 3;
+  const width = label + plot + 170;
+  const height = top + rows.length * rowH + 40;
+  const x = (score: number) => label + (Math.min(score, maxScore) / maxScore) * plot;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`,
+    `<text x="10" y="38" fill="#555">bar = measured ÷ target (inverted where lower is better); the line at 1 is the target; capped at ${maxScore}</text>`,
+  ];
+  rows.forEach((r, i) => {
+    const y = top + i * rowH;
+    const name = r.figure.length > 68 ? `${r.figure.slice(0, 66)}…` : r.figure;
+    parts.push(`<text x="${label - 8}" y="${y + 16}" text-anchor="end">${esc(name)}</text>`);
+    if (r.score === null) {
+      parts.push(`<text x="${label + 6}" y="${y + 16}" fill="#888">not measured</text>`);
+      return;
+    }
+    const color = r.verdict === 'pass' ? '#2e9d4f' : '#d04437';
+    parts.push(`<rect x="${label}" y="${y + 4}" width="${Math.max(1, x(r.score) - label).toFixed(1)}" height="${rowH - 8}" fill="${color}"/>`);
+    parts.push(`<text x="${x(r.score) + 6}" y="${y + 16}">${esc(`${r.fastreg} (target ${r.target})`)}</text>`);
+  });
+  const one = x(1);
+  parts.push(`<line x1="${one}" y1="${top - 4}" x2="${one}" y2="${top + rows.length * rowH + 4}" stroke="#000" stroke-dasharray="4 3"/>`);
+  parts.push(`<text x="${one}" y="${top + rows.length * rowH + 20}" text-anchor="middle">target</text>`);
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
