@@ -109,7 +109,7 @@ export async function fillBlobFromUpstream(options: BlobFillOptions): Promise<Bl
     const body = toClient.pipeThrough(sliceStream(range.offset, range.length)).pipeThrough(new FixedLengthStream(range.length));
     return { response: new Response(body, { status: 206, headers }), stored };
   }
-  const verified = releasedOnVerdict(toClient, store.verdict, () => {
+  const verified = releasedOnVerdict(toClient, store, () => {
     clientAttached = false;
   });
   if (size === undefined) {

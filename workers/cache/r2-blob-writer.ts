@@ -32,6 +32,8 @@ export interface VerifiedStore {
   stored: Promise<number>;
   /** Settles when the upstream body is no longer read. */
   finished: Promise<void>;
+  /** Resolves once this side has read at least `bytes` of the body (or stopped reading). */
+  whenRead(bytes: number): Promise<void>;
 }
 
 export interface VerifiedStoreOptions extends BlobWriteOptions {
@@ -62,6 +64,17 @@ export function storeVerifiedBlob(options: VerifiedStoreOptions, body: ReadableS
   const hasher = createHasher(digest);
   let sink: BlobSink | undefined;
   let sinkError: unknown;
+  let total = 0;
+  let ended = false;
+  let waiter: { bytes: number; resolve: () => void } | undefined;
+  const wake = () => {
+    if (waiter && (ended || total >= waiter.bytes)) {
+      waiter.resolve();
+      waiter = undefined;
+    }
+  };
+  const whenRead = (bytes: number) =>
+    ended || total >= bytes ? Promise.resolve() : new Promise<void>((resolve) => (waiter = { bytes, resolve }));
 
   const failSink = async (err: unknown) => {
     if (sinkError !== undefined) return;
@@ -86,7 +99,6 @@ export function storeVerifiedBlob(options: VerifiedStoreOptions, body: ReadableS
     // garbage per blob is about its own size.
     let batch = new Uint8Array(BATCH_BYTES);
     let filled = 0;
-    let total = 0;
     try {
       try {
         sink =
@@ -103,6 +115,7 @@ export function storeVerifiedBlob(options: VerifiedStoreOptions, body: ReadableS
         onChunk(value.byteLength);
         if (sinkError === undefined) onProgress();
         total += value.byteLength;
+        wake();
         if (expectedSize !== undefined && total > expectedSize) {
           throw new OciError('UPSTREAM_FAILED', `upstream sent more than the ${expectedSize} bytes it announced`);
         }
@@ -143,8 +156,11 @@ export function storeVerifiedBlob(options: VerifiedStoreOptions, body: ReadableS
       await failSink(err);
     }
   };
-  const finished = run();
-  return { verdict: verdict.promise, stored: stored.promise, finished };
+  const finished = run().finally(() => {
+    ended = true;
+    wake();
+  });
+  return { verdict: verdict.promise, stored: stored.promise, finished, whenRead };
 }
 
 function openSinglePut(options: BlobWriteOptions, size: number): BlobSink {

@@ -48,27 +48,34 @@ export function lumpReader(stream: ReadableStream<Uint8Array>, minBytes: number,
 /** Lump sizes for the client's copy of a blob: a few reads per MiB. */
 const CLIENT_MIN_BYTES = 64 * 1024;
 const CLIENT_MAX_BYTES = 256 * 1024;
+/** How far the client may read ahead of the store side (the tee holds that much for the store). */
+const CLIENT_LEAD_BYTES = 8 * 1024 * 1024;
 
 /**
  * The client's copy of a blob that is hashed elsewhere (by the store side, once): bytes pass
  * through unchanged, but the last lump is held back until `verdict` settles. On a mismatch the
  * stream errors instead, so a client never receives the complete wrong blob. Pull-based with no
- * queue of its own, so a slow client paces the (native) tee instead of being buffered for.
+ * queue of its own, so a slow client paces the (native) tee instead of being buffered for; nor does
+ * it run more than CLIENT_LEAD_BYTES ahead of the store side.
  */
 export function releasedOnVerdict(
   source: ReadableStream<Uint8Array>,
-  verdict: Promise<Error | undefined>,
+  store: { verdict: Promise<Error | undefined>; whenRead(bytes: number): Promise<void> },
   onCancel: () => void,
 ): ReadableStream<Uint8Array> {
   const reader = lumpReader(source, CLIENT_MIN_BYTES, CLIENT_MAX_BYTES);
   let held: Uint8Array | undefined;
+  let received = 0;
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         for (;;) {
+          // The tee holds back for the slower branch whatever the faster one has read: when the store
+          // side (paced by R2) is the slower one, the client waits here instead.
+          await store.whenRead(received - CLIENT_LEAD_BYTES);
           const value = await reader.read();
           if (value === undefined) {
-            const error = await verdict;
+            const error = await store.verdict;
             if (error) {
               controller.error(error);
               return;
@@ -77,6 +84,7 @@ export function releasedOnVerdict(
             controller.close();
             return;
           }
+          received += value.byteLength;
           const previous = held;
           // The read buffer is reused: keep an exactly-sized copy.
           held = value.slice();
