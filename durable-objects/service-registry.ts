@@ -86,6 +86,22 @@ export class ServiceRegistry extends DurableObject<Env> {
     return rows.length > limit ? { items, nextCursor: items.at(-1)!.id } : { items };
   }
 
+  /**
+   * Unexpired records that have an endpoint and an observed address, reduced to what the edge's
+   * site redirect needs (it caches this per isolate), soonest-expiring last.
+   */
+  liveSidecars(limit: number): { id: string; endpoint: string; observedIp: string; expiresAt: number }[] {
+    return this.sql
+      .exec<{ id: string; endpoint: string; observed_ip: string; expires_at: number }>(
+        `SELECT id, json_extract(body, '$.endpoint') AS endpoint, json_extract(body, '$.observedIp') AS observed_ip, expires_at
+         FROM records WHERE expires_at > ? AND endpoint IS NOT NULL AND observed_ip IS NOT NULL ORDER BY expires_at DESC LIMIT ?`,
+        Date.now(),
+        Math.max(0, Math.min(limit, 10_000)),
+      )
+      .toArray()
+      .map((row) => ({ id: row.id, endpoint: row.endpoint, observedIp: row.observed_ip, expiresAt: row.expires_at }));
+  }
+
   /** Adds or replaces a record. The first writer owns it; others get DENIED unless admin. */
   async putRecord(
     resource: string,

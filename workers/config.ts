@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { RESOURCE_NAME } from './oci/service-records.js';
+import ipaddr from 'ipaddr.js';
 
 // The one reader of edge configuration: wrangler.toml [vars] plus secrets, validated once per isolate.
 
@@ -32,6 +34,11 @@ const ownerTokensSchema = z
   .refine((tokens) => new Set(Object.values(tokens)).size === Object.keys(tokens).length, 'two owners share one token')
   .refine((tokens) => !('admin' in tokens), '"admin" is reserved for FASTREG_TOKEN');
 
+const sitesSchema = z.record(
+  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'site names are 1-63 characters of [A-Za-z0-9._-]'),
+  z.array(z.string().refine((cidr) => ipaddr.isValidCIDR(cidr), { error: (issue) => `"${String(issue.input)}" is not a CIDR such as 10.1.0.0/16` })).min(1).max(256),
+);
+
 const configSchema = z.object({
   UPSTREAMS: jsonString(z.record(z.string().min(1), upstreamUrl), 'UPSTREAMS').default({
     'docker.io': 'https://registry-1.docker.io',
@@ -53,6 +60,19 @@ const configSchema = z.object({
    */
   MULTIPART_THRESHOLD_BYTES: intFromString(5 * 1024 * 1024, 5 * 1024 ** 3).default(1024 ** 3),
   MULTIPART_PART_BYTES: intFromString(5 * 1024 * 1024, 5 * 1024 ** 3).default(16 * 1024 * 1024),
+  /** Service-records resource the sidecars register in (their --service tag). */
+  SIDECAR_RESOURCE: z.string().regex(RESOURCE_NAME, 'SIDECAR_RESOURCE must be a resource name (1-63 of [a-z0-9._-])').default('fastreg'),
+  /**
+   * Which live sidecar of the client's site gets a blob GET (307): "rendezvous" (hash of the digest:
+   * one sidecar per blob), "spread" (round-robin), "local" (http://127.0.0.1:LOCAL_SIDECAR_PORT, every
+   * host runs one) or "off" (the edge serves every blob).
+   */
+  REDIRECT_POLICY: z.enum(['rendezvous', 'spread', 'local', 'off']).default('rendezvous'),
+  LOCAL_SIDECAR_PORT: intFromString(1, 65_535).default(5050),
+  /** Sites by CIDR: {"site": ["10.1.0.0/16", …]}. Addresses outside every CIDR are a site of their own. */
+  SITES: jsonString(sitesSchema, 'SITES').default({}),
+  /** How long an isolate reuses its site -> live sidecars table before asking the ServiceRegistry again. */
+  SIDECAR_TABLE_TTL_MS: intFromString(0, 60_000).default(5_000),
   FASTREG_TOKEN: z.string().min(16, 'FASTREG_TOKEN must be at least 16 characters').optional(),
   UPSTREAM_CREDENTIALS: jsonString(credentialsSchema, 'UPSTREAM_CREDENTIALS').optional(),
   /** Owner tokens for service records: {owner: token}. The owner of a record is the token that created it. */

@@ -7,6 +7,7 @@ import { serveStoredBlob } from '../cache/blob-store.js';
 import { fillBlobWithLease } from '../cache/leased-blob-fill.js';
 import { getManifest, manifestSource } from '../cache/manifest-cache.js';
 import { requireToken } from '../middleware/auth.js';
+import { sidecarRedirect } from '../sites/redirect.js';
 import { MANIFEST_ACCEPT, OciError, parseDigest, parseRegistryPath, type Reference } from '../oci/index.js';
 import { readSmallBody } from '../upstream/read-body.js';
 import { pullScope, selectUpstream, type SelectedUpstream } from '../upstream/select.js';
@@ -36,7 +37,7 @@ export function registryRoutes(): Hono<AppEnv> {
       case 'manifest':
         return manifestResponse(c, upstream, path.reference);
       case 'blob':
-        return blobResponse(c, upstream, path.digest);
+        return (await sidecarRedirect(c, path.name, parseDigest(path.digest).value)) ?? blobResponse(c, upstream, path.digest);
       case 'tags':
         return tagListResponse(c, upstream);
     }

@@ -1,0 +1,264 @@
+import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject, SELF, waitOnExecutionContext } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../workers/app.js';
+import { parseConfig } from '../../workers/config.js';
+import { addBlob, sha256, uniqueName, upstreamLog } from './registry-helpers.js';
+
+// LAN-first delivery (DESIGN §3): a blob GET from a client whose site has live sidecars gets a 307 to
+// one of them; everything else is served by the edge. Sidecars are registered through the real
+// /services API with CF-Connecting-IP, which is what the Worker sees as the client address here.
+
+const ADMIN = 'test-token-0123456789abcdef';
+const app = createApp();
+let counter = 0;
+
+type Vars = Record<string, string>;
+
+/** A resource of its own per test (SIDECAR_RESOURCE), so tests never see each other's sidecars. */
+function freshResource(): string {
+  return `sc-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+}
+
+async function call(path: string, options: { method?: string; ip?: string; headers?: Record<string, string>; body?: unknown; vars?: Vars } = {}): Promise<Response> {
+  const headers = new Headers(options.headers);
+  if (options.ip) headers.set('CF-Connecting-IP', options.ip);
+  if (options.body !== undefined) headers.set('Content-Type', 'application/json');
+  const request = new Request(`http://edge${path}`, {
+    method: options.method ?? 'GET',
+    headers,
+    redirect: 'manual',
+    ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
+  });
+  const ctx = createExecutionContext();
+  // A fresh env object is a fresh parsed config, hence a fresh sidecar table: no cache between calls.
+  const response = await app.fetch(request, { ...env, SIDECAR_TABLE_TTL_MS: '0', ...options.vars } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+async function register(resource: string, id: string, ip: string, endpoint: string, ttlSeconds = 60): Promise<void> {
+  const res = await call(`/services/${resource}/records/${id}`, {
+    method: 'PUT',
+    ip,
+    headers: { Authorization: `Bearer ${ADMIN}` },
+    body: { name: 'fastreg-sidecar', endpoint, tags: ['sidecar'], category: 'sidecar', ttlSeconds },
+  });
+  expect(res.status, await res.clone().text()).toBeLessThan(300);
+  await res.body?.cancel();
+}
+
+async function blobGet(name: string, digest: string, ip: string | undefined, vars: Vars, extra: { method?: string; headers?: Record<string, string>; query?: string } = {}): Promise<Response> {
+  return call(`/v2/${name}/blobs/${digest}${extra.query ?? ''}`, { method: extra.method, ip, headers: extra.headers, vars });
+}
+
+async function expectServedByEdge(response: Response, text: string): Promise<void> {
+  expect(response.status).toBe(200);
+  expect(response.headers.get('Location')).toBeNull();
+  expect(new TextDecoder().decode(await response.arrayBuffer())).toBe(text);
+}
+
+function fakeDigest(i: number): string {
+  return `sha256:${i.toString(16).padStart(64, 'a')}`;
+}
+
+describe('site redirect', () => {
+  it('sends a client of a site with a live sidecar to it (307, Location keeps ?ns=), and serves other clients itself', async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource };
+    await register(resource, 'peerA1234567890abcdef', '10.0.0.7', 'http://192.168.1.10:5050/');
+    const text = `site redirect ${crypto.randomUUID()}`;
+    const { digest } = await addBlob({ text });
+    const name = uniqueName('redir');
+
+    const redirected = await blobGet(name, digest, '10.0.0.7', vars, { query: '?ns=docker.io' });
+    expect(redirected.status).toBe(307);
+    expect(redirected.headers.get('Location')).toBe(`http://192.168.1.10:5050/v2/${name}/blobs/${digest}?ns=docker.io`);
+    expect(redirected.headers.get('X-FastReg-Source')).toBe('sidecar');
+    // The redirect cost the upstream nothing.
+    expect(await upstreamLog(digest)).toHaveLength(0);
+
+    await expectServedByEdge(await blobGet(name, digest, '10.0.0.8', vars), text);
+    await expectServedByEdge(await blobGet(name, digest, undefined, vars), text);
+    // An IPv4-mapped IPv6 client address is the same client.
+    expect((await blobGet(name, digest, '::ffff:10.0.0.7', vars)).status).toBe(307);
+  });
+
+  it('never redirects a request that carries X-FastReg-Peer (loop guard), nor a HEAD', async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource };
+    await register(resource, 'peerB1234567890abcdef', '10.0.1.7', 'http://10.0.1.7:5050');
+    const text = `peer guard ${crypto.randomUUID()}`;
+    const { digest, size } = await addBlob({ text });
+    const name = uniqueName('guard');
+
+    await expectServedByEdge(await blobGet(name, digest, '10.0.1.7', vars, { headers: { 'X-FastReg-Peer': 'peerB1234567890abcdef' } }), text);
+    const head = await blobGet(name, digest, '10.0.1.7', vars, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('Content-Length')).toBe(String(size));
+    expect(head.headers.get('Location')).toBeNull();
+    expect((await blobGet(name, digest, '10.0.1.7', vars)).status).toBe(307);
+  });
+
+  it('serves the blob itself once the sidecar expired (TTL, then the alarm collects it)', async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource };
+    const id = 'peerC1234567890abcdef';
+    await register(resource, id, '10.0.2.7', 'http://10.0.2.7:5050');
+    const text = `expired ${crypto.randomUUID()}`;
+    const { digest } = await addBlob({ text });
+    const name = uniqueName('expired');
+    expect((await blobGet(name, digest, '10.0.2.7', vars)).status).toBe(307);
+
+    const stub = env.SERVICE_REGISTRY.getByName(resource);
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec('UPDATE records SET expires_at = ? WHERE id = ?', Date.now() - 1, id);
+    });
+    await expectServedByEdge(await blobGet(name, digest, '10.0.2.7', vars), text);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await expectServedByEdge(await blobGet(name, digest, '10.0.2.7', vars), text);
+  });
+
+  it('a sidecar registered with a short TTL and no heartbeat stops getting clients when it lapses', async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource };
+    await register(resource, 'peerD1234567890abcdef', '10.0.3.7', 'http://10.0.3.7:5050', 1);
+    const text = `lapsed ${crypto.randomUUID()}`;
+    const { digest } = await addBlob({ text });
+    const name = uniqueName('lapsed');
+    expect((await blobGet(name, digest, '10.0.3.7', vars)).status).toBe(307);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await expectServedByEdge(await blobGet(name, digest, '10.0.3.7', vars), text);
+  });
+
+  it('CIDR sites: clients anywhere in the site go to a sidecar registered from inside it', async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource, SITES: JSON.stringify({ office: ['10.1.0.0/16', 'fd00:1::/32'], lab: ['10.2.0.0/16'] }) };
+    await register(resource, 'peerE1234567890abcdef', '10.1.2.3', 'http://10.1.2.3:5050');
+    const digest = fakeDigest(1);
+    const name = uniqueName('cidr');
+    for (const ip of ['10.1.200.9', '10.1.2.3', 'fd00:1::42']) {
+      const res = await blobGet(name, digest, ip, vars);
+      expect(res.status, ip).toBe(307);
+      expect(res.headers.get('Location')).toBe(`http://10.1.2.3:5050/v2/${name}/blobs/${digest}`);
+    }
+    // Another CIDR site has no sidecars; neither has an address outside every site.
+    const text = `cidr ${crypto.randomUUID()}`;
+    const stored = await addBlob({ text });
+    await expectServedByEdge(await blobGet(name, stored.digest, '10.2.0.5', vars), text);
+    await expectServedByEdge(await blobGet(name, stored.digest, '10.3.0.5', vars), text);
+  });
+
+  it('rendezvous: one sidecar per digest, stable, and different digests spread over the site', async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource, REDIRECT_POLICY: 'rendezvous', SITES: JSON.stringify({ rack: ['10.4.0.0/24'] }) };
+    const endpoints = ['http://10.4.0.11:5050', 'http://10.4.0.12:5050', 'http://10.4.0.13:5050'];
+    for (const [i, endpoint] of endpoints.entries()) await register(resource, `peerR${i}234567890abcdef`, `10.4.0.1${i + 1}`, endpoint);
+    const name = uniqueName('hrw');
+    const chosen = new Set<string>();
+    for (let i = 0; i < 24; i++) {
+      const digest = fakeDigest(i);
+      const first = (await blobGet(name, digest, '10.4.0.99', vars)).headers.get('Location')!;
+      for (let again = 0; again < 2; again++) {
+        expect((await blobGet(name, digest, `10.4.0.${50 + again}`, vars)).headers.get('Location')).toBe(first);
+      }
+      chosen.add(new URL(first).origin);
+    }
+    expect([...chosen].sort()).toEqual(endpoints);
+
+    // Removing one sidecar moves only the digests it had.
+    const before = new Map<string, string>();
+    for (let i = 0; i < 24; i++) before.set(fakeDigest(i), new URL((await blobGet(name, fakeDigest(i), '10.4.0.99', vars)).headers.get('Location')!).origin);
+    const del = await call(`/services/${resource}/records/peerR0234567890abcdef`, { method: 'DELETE', headers: { Authorization: `Bearer ${ADMIN}` } });
+    expect(del.status).toBeLessThan(300);
+    for (const [digest, origin] of before) {
+      const now = new URL((await blobGet(name, digest, '10.4.0.99', vars)).headers.get('Location')!).origin;
+      if (origin !== endpoints[0]) expect(now).toBe(origin);
+      else expect(now).not.toBe(endpoints[0]);
+    }
+  });
+
+  it('spread: one digest goes to every sidecar of the site in turn', async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource, REDIRECT_POLICY: 'spread', SITES: JSON.stringify({ rack: ['10.5.0.0/24'] }) };
+    const endpoints = ['http://10.5.0.11:5050', 'http://10.5.0.12:5050', 'http://10.5.0.13:5050'];
+    for (const [i, endpoint] of endpoints.entries()) await register(resource, `peerS${i}234567890abcdef`, `10.5.0.1${i + 1}`, endpoint);
+    const name = uniqueName('spread');
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 9; i++) {
+      const origin = new URL((await blobGet(name, fakeDigest(7), '10.5.0.99', vars)).headers.get('Location')!).origin;
+      seen.set(origin, (seen.get(origin) ?? 0) + 1);
+    }
+    expect([...seen.keys()].sort()).toEqual(endpoints);
+    expect([...seen.values()]).toEqual([3, 3, 3]);
+  });
+
+  it('local: a client of a site with sidecars goes to its own host at LOCAL_SIDECAR_PORT', async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource, REDIRECT_POLICY: 'local', LOCAL_SIDECAR_PORT: '7311', SITES: JSON.stringify({ farm: ['10.6.0.0/16'] }) };
+    await register(resource, 'peerL1234567890abcdef', '10.6.0.2', 'http://10.6.0.2:7311');
+    const name = uniqueName('local');
+    const res = await blobGet(name, fakeDigest(3), '10.6.9.9', vars, { query: '?ns=ghcr.io' });
+    expect(res.status).toBe(307);
+    expect(res.headers.get('Location')).toBe(`http://127.0.0.1:7311/v2/${name}/blobs/${fakeDigest(3)}?ns=ghcr.io`);
+    // A site without sidecars is still served by the edge, local mode or not.
+    const text = `local ${crypto.randomUUID()}`;
+    const { digest } = await addBlob({ text });
+    await expectServedByEdge(await blobGet(name, digest, '10.7.0.1', vars), text);
+  });
+
+  it('off: every blob is served by the edge', async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource, REDIRECT_POLICY: 'off' };
+    await register(resource, 'peerO1234567890abcdef', '10.8.0.7', 'http://10.8.0.7:5050');
+    const text = `off ${crypto.randomUUID()}`;
+    const { digest } = await addBlob({ text });
+    const res = await blobGet(uniqueName('off'), digest, '10.8.0.7', vars);
+    await expectServedByEdge(res, text);
+    expect(await sha256(new TextEncoder().encode(text))).toBe(digest);
+  });
+
+  it('caches the site table per isolate: a sidecar registered after a lookup is seen once the TTL passed', async () => {
+    const resource = freshResource();
+    const cachedEnv = { ...env, SIDECAR_RESOURCE: resource, SIDECAR_TABLE_TTL_MS: '600' } as Env;
+    const digest = fakeDigest(9);
+    const name = uniqueName('ttl');
+    const get = async () => {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(new Request(`http://edge/v2/${name}/blobs/${digest}`, { headers: { 'CF-Connecting-IP': '10.9.0.7' }, redirect: 'manual' }), cachedEnv, ctx);
+      await waitOnExecutionContext(ctx);
+      await res.body?.cancel();
+      return res.status;
+    };
+    expect(await get()).toBe(404);
+    await register(resource, 'peerT1234567890abcdef', '10.9.0.7', 'http://10.9.0.7:5050');
+    expect(await get()).toBe(404);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(await get()).toBe(307);
+  });
+
+  it('through SELF with the default config (rendezvous, resource "fastreg")', async () => {
+    const register = await SELF.fetch(`http://edge/services/fastreg/records/peerZ1234567890abcdef`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json', 'CF-Connecting-IP': '203.0.113.9' },
+      body: JSON.stringify({ name: 'fastreg-sidecar', endpoint: 'http://203.0.113.9:5050', ttlSeconds: 60 }),
+    });
+    expect(register.status).toBeLessThan(300);
+    await register.body?.cancel();
+    const res = await SELF.fetch(`http://edge/v2/library/selftest/blobs/${fakeDigest(5)}`, { headers: { 'CF-Connecting-IP': '203.0.113.9' }, redirect: 'manual' });
+    expect(res.status).toBe(307);
+    expect(res.headers.get('Location')).toBe(`http://203.0.113.9:5050/v2/library/selftest/blobs/${fakeDigest(5)}`);
+  });
+});
+
+describe('site config', () => {
+  const base = { FASTREG_TOKEN: ADMIN };
+  it('validates SITES, REDIRECT_POLICY, LOCAL_SIDECAR_PORT and SIDECAR_RESOURCE with clear messages', () => {
+    expect(parseConfig(base)).toMatchObject({ REDIRECT_POLICY: 'rendezvous', SIDECAR_RESOURCE: 'fastreg', SITES: {}, LOCAL_SIDECAR_PORT: 5050 });
+    expect(() => parseConfig({ ...base, SITES: '{"a":["10.0.0.0/33"]}' })).toThrow(/SITES.*10\.0\.0\.0\/33.*not a CIDR/);
+    expect(() => parseConfig({ ...base, SITES: '{"a":["10.0.0.1"]}' })).toThrow(/not a CIDR/);
+    expect(() => parseConfig({ ...base, SITES: 'nope' })).toThrow(/SITES must be valid JSON/);
+    expect(() => parseConfig({ ...base, REDIRECT_POLICY: 'nearest' })).toThrow(/REDIRECT_POLICY/);
+    expect(() => parseConfig({ ...base, LOCAL_SIDECAR_PORT: '70000' })).toThrow(/LOCAL_SIDECAR_PORT/);
+    expect(() => parseConfig({ ...base, SIDECAR_RESOURCE: 'Bad Name' })).toThrow(/SIDECAR_RESOURCE/);
+  });
+});

@@ -1,0 +1,55 @@
+import type { ServiceRegistry } from '../../durable-objects/service-registry.js';
+import type { EdgeConfig } from '../config.js';
+import { parseAddress, SiteMap, type Address } from './addresses.js';
+import type { LiveSidecar } from './policy.js';
+
+// The site -> live sidecars table, kept per isolate for SIDECAR_TABLE_TTL_MS so a blob request costs
+// no Durable Object round trip; one refresh at a time, from ServiceRegistry.liveSidecars().
+
+/** Most sidecar records one refresh reads. */
+export const MAX_LIVE_SIDECARS = 1000;
+
+interface Table {
+  sites: SiteMap;
+  bySite: Map<string, LiveSidecar[]>;
+  fetchedAt: number;
+  refreshing?: Promise<void>;
+}
+
+// Keyed by the parsed config, which lives as long as its env: bounded by the isolate's envs.
+const tables = new WeakMap<EdgeConfig, Table>();
+
+/** The live sidecars of the client's site (fresh heartbeat, http(s) endpoint); empty when there are none. */
+export async function sidecarsForClient(config: EdgeConfig, namespace: DurableObjectNamespace<ServiceRegistry>, client: Address): Promise<LiveSidecar[]> {
+  let table = tables.get(config);
+  if (!table) {
+    table = { sites: new SiteMap(config.SITES), bySite: new Map(), fetchedAt: -Infinity };
+    tables.set(config, table);
+  }
+  if (Date.now() - table.fetchedAt >= config.SIDECAR_TABLE_TTL_MS) {
+    table.refreshing ??= refresh(table, namespace, config.SIDECAR_RESOURCE).finally(() => (table.refreshing = undefined));
+    await table.refreshing;
+  }
+  const now = Date.now();
+  return (table.bySite.get(table.sites.siteOf(client)) ?? []).filter((sidecar) => sidecar.expiresAt > now);
+}
+
+async function refresh(table: Table, namespace: DurableObjectNamespace<ServiceRegistry>, resource: string): Promise<void> {
+  try {
+    const records = await namespace.getByName(resource).liveSidecars(MAX_LIVE_SIDECARS);
+    const bySite = new Map<string, LiveSidecar[]>();
+    for (const record of records) {
+      const address = parseAddress(record.observedIp);
+      if (!address || !/^https?:\/\//.test(record.endpoint)) continue;
+      const site = table.sites.siteOf(address);
+      const list = bySite.get(site) ?? [];
+      list.push({ ...record, endpoint: record.endpoint.replace(/\/+$/, '') });
+      bySite.set(site, list);
+    }
+    table.bySite = bySite;
+  } catch (err) {
+    // The edge can always serve the blob itself: keep the last table (its entries still expire).
+    console.warn(`fastreg: sidecar table refresh failed, keeping the last one: ${(err as Error).message}`);
+  }
+  table.fetchedAt = Date.now();
+}
