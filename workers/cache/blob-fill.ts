@@ -6,7 +6,7 @@ import { pullScope, type SelectedUpstream } from '../upstream/select.js';
 import { blobHeaders } from './blob-store.js';
 import { blobKey } from './keys.js';
 import { storeVerifiedBlob } from './r2-blob-writer.js';
-import { releasedOnVerdict, sliceStream } from './verify-stream.js';
+import { clientCopy, sliceStream } from './verify-stream.js';
 
 export interface BlobFillOptions {
   bucket: R2Bucket;
@@ -63,7 +63,8 @@ export async function fillBlobFromUpstream(options: BlobFillOptions): Promise<Bl
   stats.blobs.misses += 1;
 
   const watchdog = new IdleWatchdog(upstream.client.timeoutMs, () => fetched.abort(upstreamTimeout(upstream.registry, 'body')));
-  // Tee the native body: that tee is paced by the slower branch; a tee of a JS stream buffers without bound.
+  // Tee the native body (a tee of a JS stream buffers without bound). Even the native tee keeps for the
+  // slower branch what the faster one read ahead, so the client's copy stays within a few MiB of the store.
   const [toClient, toStore] = response.body.tee();
 
   // Each byte is hashed once, on the store side, in batches; the client's copy waits for that verdict
@@ -106,11 +107,16 @@ export async function fillBlobFromUpstream(options: BlobFillOptions): Promise<Bl
   if (range) {
     const headers = blobHeaders(digest, range.length, 'upstream');
     headers.set('Content-Range', contentRange(range, size ?? 0));
-    const body = toClient.pipeThrough(sliceStream(range.offset, range.length)).pipeThrough(new FixedLengthStream(range.length));
+    const body = clientCopy(toClient, store, { verify: false })
+      .pipeThrough(sliceStream(range.offset, range.length))
+      .pipeThrough(new FixedLengthStream(range.length));
     return { response: new Response(body, { status: 206, headers }), stored };
   }
-  const verified = releasedOnVerdict(toClient, store, () => {
-    clientAttached = false;
+  const verified = clientCopy(toClient, store, {
+    verify: true,
+    onCancel: () => {
+      clientAttached = false;
+    },
   });
   if (size === undefined) {
     const headers = blobHeaders(digest, 0, 'upstream');

@@ -52,16 +52,17 @@ const CLIENT_MAX_BYTES = 256 * 1024;
 const CLIENT_LEAD_BYTES = 8 * 1024 * 1024;
 
 /**
- * The client's copy of a blob that is hashed elsewhere (by the store side, once): bytes pass
- * through unchanged, but the last lump is held back until `verdict` settles. On a mismatch the
- * stream errors instead, so a client never receives the complete wrong blob. Pull-based with no
- * queue of its own, so a slow client paces the (native) tee instead of being buffered for; nor does
- * it run more than CLIENT_LEAD_BYTES ahead of the store side.
+ * The client's copy of a blob that is hashed elsewhere (by the store side, once). With `verify`,
+ * bytes pass through unchanged but the last lump is held back until the store's verdict settles:
+ * on a mismatch the stream errors instead, so a client never receives the complete wrong blob.
+ * (A range of a blob cannot be verified before it is sent; it passes `verify: false`.)
+ * Pull-based with no queue of its own, so a slow client paces the (native) tee instead of being
+ * buffered for; nor does it run more than CLIENT_LEAD_BYTES ahead of the store side.
  */
-export function releasedOnVerdict(
+export function clientCopy(
   source: ReadableStream<Uint8Array>,
   store: { verdict: Promise<Error | undefined>; whenRead(bytes: number): Promise<void> },
-  onCancel: () => void,
+  options: { verify: boolean; onCancel?: () => void },
 ): ReadableStream<Uint8Array> {
   const reader = lumpReader(source, CLIENT_MIN_BYTES, CLIENT_MAX_BYTES);
   let held: Uint8Array | undefined;
@@ -75,7 +76,7 @@ export function releasedOnVerdict(
           await store.whenRead(received - CLIENT_LEAD_BYTES);
           const value = await reader.read();
           if (value === undefined) {
-            const error = await store.verdict;
+            const error = options.verify ? await store.verdict : undefined;
             if (error) {
               controller.error(error);
               return;
@@ -95,7 +96,7 @@ export function releasedOnVerdict(
         }
       },
       cancel(reason) {
-        onCancel();
+        options.onCancel?.();
         return reader.cancel(reason);
       },
     },
