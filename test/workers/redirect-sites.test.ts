@@ -130,6 +130,21 @@ describe('site redirect', () => {
     await expectServedByEdge(await blobGet(name, digest, '10.0.3.7', vars), text);
   });
 
+  it('never hands a sidecar on its default loopback bridge to a client on another host', async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource };
+    await register(resource, 'peerH1234567890abcdef', '10.0.10.7', 'http://127.0.0.1:5050');
+    await register(resource, 'peerI1234567890abcdef', '10.0.10.7', 'http://localhost:5050');
+    const text = `loopback ${crypto.randomUUID()}`;
+    const { digest } = await addBlob({ text });
+    await expectServedByEdge(await blobGet(uniqueName('lo'), digest, '10.0.10.7', vars), text);
+    // A client on loopback (same machine as the sidecar, as in local tests) may use it.
+    await register(resource, 'peerJ1234567890abcdef', '127.0.0.5', 'http://127.0.0.5:5050');
+    const res = await blobGet('library/lo', digest, '127.0.0.5', vars);
+    expect(res.status).toBe(307);
+    expect(res.headers.get('Location')).toBe(`http://127.0.0.5:5050/v2/library/lo/blobs/${digest}`);
+  });
+
   it('CIDR sites: clients anywhere in the site go to a sidecar registered from inside it', async () => {
     const resource = freshResource();
     const vars = { SIDECAR_RESOURCE: resource, SITES: JSON.stringify({ office: ['10.1.0.0/16', 'fd00:1::/32'], lab: ['10.2.0.0/16'] }) };

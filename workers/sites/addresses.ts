@@ -31,3 +31,18 @@ export class SiteMap {
     return `ip:${address.toString()}`;
   }
 }
+
+/**
+ * True when an endpoint URL only works from the sidecar's own machine (loopback, 0.0.0.0, localhost):
+ * a sidecar on its default loopback bridge must not be handed to other hosts of its site.
+ */
+export function isHostLocalEndpoint(endpoint: string): boolean {
+  const host = new URL(endpoint).hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const address = parseAddress(host);
+  return address !== undefined && ['loopback', 'unspecified'].includes(address.range());
+}
+
+export function isLoopback(address: Address): boolean {
+  return address.range() === 'loopback';
+}

@@ -5,6 +5,8 @@ export interface LiveSidecar {
   /** http(s) base URL of the sidecar's HTTP bridge, without a trailing slash. */
   endpoint: string;
   observedIp: string;
+  /** The endpoint is a loopback or unspecified address (or localhost): only clients on loopback can reach it. */
+  hostLocal: boolean;
   /** Epoch ms; the sidecar is live until then. */
   expiresAt: number;
 }
