@@ -44,7 +44,17 @@ export interface EdgeBenchResult {
     /** Cold time through FastReg divided by a direct pull's time (target ≤ 1.2). */
     coldTimeFastregVsDirect: number;
   };
-  burst?: { clients: number; blobBytes: number; fastregUpstreamGets: number; pullThroughUpstreamGets: number; fastregSeconds: number; pullThroughSeconds: number };
+  burst?: {
+    clients: number;
+    blobBytes: number;
+    fastregUpstreamGets: number;
+    pullThroughUpstreamGets: number;
+    /** Bytes the upstream wrote for GETs of the burst blob, from its own access log (`http.response.written`). */
+    fastregUpstreamBytes: number;
+    pullThroughUpstreamBytes: number;
+    fastregSeconds: number;
+    pullThroughSeconds: number;
+  };
   edgePeakRssMB: number | null;
 }
 
@@ -95,14 +105,41 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeBench
     if (burstBlob) {
       log(`cold burst: ${options.burstClients} concurrent GETs of one uncached ${(options.burstBlobBytes / 1e6).toFixed(0)} MB blob`);
       const burstPath = `/v2/${REPO}/blobs/${burstBlob.digest}`;
-      const upstreamGets = () => upstream!.count('GET', `/blobs/${burstBlob.digest}`);
-      const before = upstreamGets();
+      // The upstream's own access log: GETs answered and bytes written for the burst blob.
+      const upstreamTotals = () => {
+        const lines = upstream!
+          .logLines()
+          .filter((line) => line.msg === 'response completed' && line['http.request.method'] === 'GET' && String(line['http.request.uri'] ?? '').includes(`/blobs/${burstBlob.digest}`));
+        return { gets: lines.length, bytes: lines.reduce((sum, line) => sum + (Number(line['http.response.written']) || 0), 0) };
+      };
+      // A mirror may still be filling (or its upstream response still logging) when the clients are done.
+      const settle = () => sleep(1_500);
+      const before = upstreamTotals();
       const fastregSeconds = await concurrentGets(`${edge.url}${burstPath}`, burstBlob.size, options.burstClients);
-      const fastregUpstreamGets = upstreamGets() - before;
+      await settle();
+      const afterFastreg = upstreamTotals();
       const pullThroughSeconds = await concurrentGets(`${cache.url}${burstPath}`, burstBlob.size, options.burstClients);
-      const pullThroughUpstreamGets = upstreamGets() - before - fastregUpstreamGets;
-      burst = { clients: options.burstClients, blobBytes: burstBlob.size, fastregUpstreamGets, pullThroughUpstreamGets, fastregSeconds, pullThroughSeconds };
-      log(`  FastReg: ${fastregUpstreamGets} upstream GET(s), ${fastregSeconds.toFixed(2)} s; pull-through cache: ${pullThroughUpstreamGets} upstream GET(s), ${pullThroughSeconds.toFixed(2)} s`);
+      await settle();
+      const afterPullThrough = upstreamTotals();
+      const fastregUpstreamGets = afterFastreg.gets - before.gets;
+      const pullThroughUpstreamGets = afterPullThrough.gets - afterFastreg.gets;
+      const fastregUpstreamBytes = afterFastreg.bytes - before.bytes;
+      const pullThroughUpstreamBytes = afterPullThrough.bytes - afterFastreg.bytes;
+      burst = {
+        clients: options.burstClients,
+        blobBytes: burstBlob.size,
+        fastregUpstreamGets,
+        pullThroughUpstreamGets,
+        fastregUpstreamBytes,
+        pullThroughUpstreamBytes,
+        fastregSeconds,
+        pullThroughSeconds,
+      };
+      const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+      log(
+        `  FastReg: ${fastregUpstreamGets} upstream GET(s), ${mb(fastregUpstreamBytes)}, ${fastregSeconds.toFixed(2)} s; ` +
+          `pull-through cache: ${pullThroughUpstreamGets} upstream GET(s), ${mb(pullThroughUpstreamBytes)}, ${pullThroughSeconds.toFixed(2)} s`,
+      );
     }
 
     return {

@@ -1,32 +1,66 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { runEdgeBench, type EdgeBenchResult } from './edge-throughput.js';
+import { runLeaseBench } from './leases.js';
+import { runP2pBench } from './p2p.js';
+import { figureRows, mainTable, renderMarkdown, renderSvg, type Environment, type SectionName, type SectionOutcome, type SuiteReport, type SuiteSections } from './report.js';
+import { benchServices } from './services.js';
 
-// `npm run bench`: edge blob throughput against distribution's pull-through cache and the upstream
-// itself, all on loopback, in one run. Results go to stdout and bench/out/.
+// `npm run bench`: every benchmark section in one run, one after the other (they each saturate this
+// machine's cores), each bounded in time. Writes bench/out/report.{md,json,svg}: the DESIGN §6
+// figures against their same-run baselines, as ratios, with targets and verdicts.
 
 const OUT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'out');
-const HARD_LIMIT_MS = 20 * 60 * 1000;
+const SECTIONS: SectionName[] = ['edge', 'leases', 'services', 'p2p'];
+const SECTION_LIMIT_MS: Record<SectionName, number> = { edge: 12 * 60_000, leases: 5 * 60_000, services: 8 * 60_000, p2p: 15 * 60_000 };
+const HARD_LIMIT_MS = 45 * 60 * 1000;
+const MiB = 1024 * 1024;
 
 const positiveInt = (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
   return n;
 };
+const sectionList = (value: string) => {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !SECTIONS.includes(n as SectionName));
+  if (unknown.length || names.length === 0) throw new InvalidArgumentError(`sections are ${SECTIONS.join(', ')}; got ${value}`);
+  return names as SectionName[];
+};
 
 const program = new Command('bench')
-  .description('FastReg edge throughput vs distribution pull-through cache vs direct upstream (loopback)')
-  .option('--blob-mb <n>', 'size of the measured blob in MB (≥200 for the reported figures)', positiveInt, 256)
-  .option('--warm-runs <n>', 'warm GETs per target', positiveInt, 3)
-  .option('--burst-clients <n>', 'concurrent GETs of one uncached blob (0 to skip)', positiveInt, 50)
-  .option('--burst-mb <n>', 'size of the burst blob in MB', positiveInt, 16)
+  .description('FastReg benchmark suite on loopback: edge throughput and cold burst, lease actor, service records, P2P')
+  .option('--only <sections>', `comma-separated subset of ${SECTIONS.join(',')}`, sectionList, SECTIONS)
+  .option('--blob-mb <n>', 'edge: size of the measured blob in MB (≥200 for the reported figures)', positiveInt, 256)
+  .option('--warm-runs <n>', 'edge: warm GETs per target (median reported)', positiveInt, 3)
+  .option('--burst-clients <n>', 'edge: concurrent GETs of one uncached blob (0 to skip)', positiveInt, 50)
+  .option('--burst-mb <n>', 'edge: size of the burst blob in MB', positiveInt, 16)
   .option('--edge-var <KEY=VALUE...>', 'edge [vars] override, e.g. MULTIPART_THRESHOLD_BYTES=1073741824', (value: string, previous: string[] = []) => [...previous, value])
+  .option('--lease-repeats <n>', 'leases: runs of each phase (median reported)', positiveInt, 3)
+  .option('--services-records <n>', 'services: records in the resource', positiveInt, 10_000)
+  .option('--p2p-size-mb <n>', 'p2p: MiB moved while sampling RSS', positiveInt, 1024)
+  .option('--p2p-round-mb <n>', 'p2p: MiB per interleaved throughput round', positiveInt, 256)
+  .option('--p2p-rounds <n>', 'p2p: interleaved throughput rounds (median reported)', positiveInt, 3)
   .parse();
 
-const options = program.opts<{ blobMb: number; warmRuns: number; burstClients: number; burstMb: number; edgeVar?: string[] }>();
+interface Options {
+  only: SectionName[];
+  blobMb: number;
+  warmRuns: number;
+  burstClients: number;
+  burstMb: number;
+  edgeVar?: string[];
+  leaseRepeats: number;
+  servicesRecords: number;
+  p2pSizeMb: number;
+  p2pRoundMb: number;
+  p2pRounds: number;
+}
+const options = program.opts<Options>();
 const edgeVars: Record<string, string> = {};
 for (const pair of options.edgeVar ?? []) {
   const eq = pair.indexOf('=');
@@ -40,23 +74,102 @@ const watchdog = setTimeout(() => {
 }, HARD_LIMIT_MS);
 watchdog.unref();
 
-const result = await runEdgeBench({
-  blobBytes: options.blobMb * 1e6,
-  warmRuns: Math.max(1, options.warmRuns),
-  burstClients: options.burstClients,
-  burstBlobBytes: options.burstMb * 1e6,
-  edgeVars,
-  log: (line) => console.log(line),
-});
-print(result);
-mkdirSync(OUT_DIR, { recursive: true });
-const file = path.join(OUT_DIR, `edge-${result.at.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify(result, null, 2));
-writeFileSync(path.join(OUT_DIR, 'edge-latest.json'), JSON.stringify(result, null, 2));
-console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
-clearTimeout(watchdog);
+const environment: Environment = {
+  cores: cpus().length,
+  cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+  node: process.version,
+  platform: `${platform()} ${release()}`,
+  memoryGB: totalmem() / 1e9,
+  loadAverageAtStart: loadavg(),
+  date: new Date().toISOString(),
+};
+console.log(`environment: ${environment.cores} cores, ${environment.cpuModel}, Node ${environment.node}, ${environment.platform}, ${environment.date}`);
+console.log(`sections: ${options.only.join(', ')}`);
 
-function print(r: EdgeBenchResult): void {
+const started = performance.now();
+const log = (section: SectionName) => (line: string) => console.log(`[${section}] ${line}`);
+const sections: SuiteSections = {
+  edge: await section('edge', () =>
+    runEdgeBench({
+      blobBytes: options.blobMb * 1e6,
+      warmRuns: Math.max(1, options.warmRuns),
+      burstClients: options.burstClients,
+      burstBlobBytes: options.burstMb * 1e6,
+      edgeVars,
+      log: log('edge'),
+    }),
+  ),
+  leases: await section('leases', () => runLeaseBench({ repeats: Math.max(1, options.leaseRepeats), log: log('leases') })),
+  services: await section('services', async () => {
+    const { startEdge } = await import('../scripts/edge-launcher.js');
+    const { makeTempDir } = await import('../test/helpers/processes.js');
+    const work = makeTempDir('bench-services');
+    const edge = await startEdge({ stateDir: work.dir, logs: false });
+    try {
+      log('services')(`${options.servicesRecords} records, then gets, searches and watch latency`);
+      return await benchServices(edge.url, edge.token, { records: options.servicesRecords });
+    } finally {
+      await edge.stop().catch(() => undefined);
+      work.remove();
+    }
+  }),
+  p2p: await section('p2p', () =>
+    runP2pBench({ sizeBytes: options.p2pSizeMb * MiB, roundBytes: options.p2pRoundMb * MiB, rounds: Math.max(1, options.p2pRounds), log: log('p2p') }),
+  ),
+};
+
+if (sections.edge.figures) printEdge(sections.edge.figures);
+const report: SuiteReport = {
+  at: new Date().toISOString(),
+  environment,
+  options: { ...options, edgeVar: undefined, edgeVars },
+  seconds: (performance.now() - started) / 1000,
+  figures: figureRows(sections),
+  sections,
+};
+mkdirSync(OUT_DIR, { recursive: true });
+writeFileSync(path.join(OUT_DIR, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(path.join(OUT_DIR, 'report.md'), renderMarkdown(report));
+writeFileSync(path.join(OUT_DIR, 'report.svg'), renderSvg(report.figures, `FastReg benchmark ${environment.date.slice(0, 16)}Z, ${environment.cores} cores`));
+if (sections.edge.figures) {
+  const r = sections.edge.figures;
+  writeFileSync(path.join(OUT_DIR, `edge-${r.at.replace(/[:.]/g, '-')}.json`), JSON.stringify(r, null, 2));
+  writeFileSync(path.join(OUT_DIR, 'edge-latest.json'), JSON.stringify(r, null, 2));
+}
+console.log(`\n${mainTable(report.figures)}\n`);
+console.log(`suite: ${report.seconds.toFixed(0)} s; written: ${path.relative(process.cwd(), path.join(OUT_DIR, 'report.md'))}, report.json, report.svg`);
+clearTimeout(watchdog);
+const failed = SECTIONS.filter((name) => sections[name].status === 'failed' || sections[name].status === 'timeout');
+// Sections that timed out may have left work running; exiting ends this process's own children.
+process.exit(failed.length ? 1 : 0);
+
+/** Runs one section under its time limit; a failure is recorded and the suite goes on. */
+async function section<T>(name: SectionName, run: () => Promise<T>): Promise<SectionOutcome<T>> {
+  if (!options.only.includes(name)) return { status: 'skipped', seconds: 0 };
+  console.log(`\n== ${name} ==`);
+  const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SectionTimeout(`gave up after ${SECTION_LIMIT_MS[name] / 60_000} min`)), SECTION_LIMIT_MS[name]);
+  });
+  try {
+    const figures = await Promise.race([run(), limit]);
+    const seconds = (performance.now() - t0) / 1000;
+    console.log(`== ${name}: ${seconds.toFixed(0)} s ==`);
+    return { status: 'ok', seconds, figures };
+  } catch (err) {
+    const seconds = (performance.now() - t0) / 1000;
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`== ${name}: ${err instanceof SectionTimeout ? 'timed out' : 'failed'} after ${seconds.toFixed(0)} s: ${message}`);
+    return { status: err instanceof SectionTimeout ? 'timeout' : 'failed', seconds, error: message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class SectionTimeout extends Error {}
+
+function printEdge(r: EdgeBenchResult): void {
   const mbps = (n: number | undefined) => (n === undefined ? '–' : n.toFixed(0));
   const table = new Table({ head: ['target', 'cold MB/s', 'warm MB/s (median)', 'warm samples'] });
   for (const [name, t] of [
@@ -67,19 +180,6 @@ function print(r: EdgeBenchResult): void {
     table.push([name, mbps(t.cold?.mbPerSecond), mbps(t.warmMedianMBps), t.warm.map((s) => mbps(s.mbPerSecond)).join(' ')]);
   }
   const vars = Object.entries(r.edgeVars).map(([k, v]) => `${k}=${v}`).join(' ');
-  console.log(`\nblob: ${(r.blobBytes / 1e6).toFixed(0)} MB (MB = 10^6 bytes)${vars ? `; edge vars: ${vars}` : ''}`);
+  console.log(`\nedge blob: ${(r.blobBytes / 1e6).toFixed(0)} MB (MB = 10^6 bytes)${vars ? `; edge vars: ${vars}` : ''}; edge peak RSS ${r.edgePeakRssMB === null ? 'n/a' : `${r.edgePeakRssMB.toFixed(0)} MB`}`);
   console.log(table.toString());
-  const ratios = new Table({ head: ['ratio', 'value', 'target'] });
-  ratios.push(
-    ['warm: FastReg / pull-through cache', r.ratios.warmFastregVsPullThrough.toFixed(2), '≥ 1'],
-    ['warm: FastReg / direct', r.ratios.warmFastregVsDirect.toFixed(2), '≥ 0.5'],
-    ['cold: FastReg / pull-through cache (MB/s)', r.ratios.coldFastregVsPullThrough.toFixed(2), ''],
-    ['cold time: FastReg / direct pull', r.ratios.coldTimeFastregVsDirect.toFixed(2), '≤ 1.2'],
-  );
-  if (r.burst) {
-    ratios.push([`burst of ${r.burst.clients}: upstream GETs FastReg / pull-through`, `${r.burst.fastregUpstreamGets} / ${r.burst.pullThroughUpstreamGets}`, '1 / –']);
-    ratios.push([`burst of ${r.burst.clients}: wall time FastReg / pull-through (s)`, `${r.burst.fastregSeconds.toFixed(2)} / ${r.burst.pullThroughSeconds.toFixed(2)}`, '']);
-  }
-  ratios.push(['edge peak RSS (workerd VmHWM)', r.edgePeakRssMB === null ? 'n/a' : `${r.edgePeakRssMB.toFixed(0)} MB`, '']);
-  console.log(ratios.toString());
 }
