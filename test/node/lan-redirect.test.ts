@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePrometheus, sumSamples } from '../../workers/metrics/parse.js';
 import { startTestEdge, type TestEdge } from '../helpers/edge.js';
 import { FakeUpstream } from '../helpers/fake-upstream.js';
 import { startSidecar, stopAll, waitFor, type SidecarProcess } from '../helpers/sidecar-cluster.js';
@@ -124,6 +125,14 @@ describe('LAN-first delivery', () => {
     expect(again.final.digest).toBe(digest);
     expect(await sidecars[0]!.metric('fastreg_sidecar_served_bytes_total')).toBe(2 * blob.length);
     expect(fake.count('GET', `/blobs/${digest}`)).toBe(1);
+    // The edge counted four redirects, and the sidecars' own fills (X-FastReg-Peer) were served, not redirected.
+    await waitFor(
+      async () => {
+        const samples = parsePrometheus(await (await fetch(`${edge.url}/metrics`)).text());
+        return sumSamples(samples, 'fastreg_edge_requests_total', { route: 'blob', status: '307', source: 'sidecar' }) === 4;
+      },
+      { timeoutMs: 15_000, intervalMs: 250, what: 'edge metrics counting 4 redirects' },
+    );
   });
 
   it('serves a client of a site without sidecars itself, and HEAD is answered by the edge', async () => {
