@@ -145,6 +145,17 @@ describe('site redirect', () => {
     expect(res.headers.get('Location')).toBe(`http://127.0.0.5:5050/v2/library/lo/blobs/${digest}`);
   });
 
+  it('keeps a blob of a registry other than the default (?ns=) at the edge: the sidecar would fill it from the default one', async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource };
+    await register(resource, 'peerN1234567890abcdef', '10.0.11.7', 'http://10.0.11.7:5050');
+    const text = `ghcr ${crypto.randomUUID()}`;
+    const { digest } = await addBlob({ text });
+    const name = uniqueName('ns');
+    await expectServedByEdge(await blobGet(name, digest, '10.0.11.7', vars, { query: '?ns=ghcr.io' }), text);
+    expect((await blobGet(name, digest, '10.0.11.7', vars, { query: '?ns=docker.io' })).status).toBe(307);
+  });
+
   it('CIDR sites: clients anywhere in the site go to a sidecar registered from inside it', async () => {
     const resource = freshResource();
     const vars = { SIDECAR_RESOURCE: resource, SITES: JSON.stringify({ office: ['10.1.0.0/16', 'fd00:1::/32'], lab: ['10.2.0.0/16'] }) };
@@ -212,9 +223,9 @@ describe('site redirect', () => {
     const vars = { SIDECAR_RESOURCE: resource, REDIRECT_POLICY: 'local', LOCAL_SIDECAR_PORT: '7311', SITES: JSON.stringify({ farm: ['10.6.0.0/16'] }) };
     await register(resource, 'peerL1234567890abcdef', '10.6.0.2', 'http://10.6.0.2:7311');
     const name = uniqueName('local');
-    const res = await blobGet(name, fakeDigest(3), '10.6.9.9', vars, { query: '?ns=ghcr.io' });
+    const res = await blobGet(name, fakeDigest(3), '10.6.9.9', vars, { query: '?ns=docker.io' });
     expect(res.status).toBe(307);
-    expect(res.headers.get('Location')).toBe(`http://127.0.0.1:7311/v2/${name}/blobs/${fakeDigest(3)}?ns=ghcr.io`);
+    expect(res.headers.get('Location')).toBe(`http://127.0.0.1:7311/v2/${name}/blobs/${fakeDigest(3)}?ns=docker.io`);
     // A site without sidecars is still served by the edge, local mode or not.
     const text = `local ${crypto.randomUUID()}`;
     const { digest } = await addBlob({ text });
