@@ -46,6 +46,8 @@ export interface LeaseBenchFigures {
   /** The DESIGN §6 figure: one BlobLease object, `concurrency` callers, acquire→release pairs. */
   oneObject: PhaseFigures;
   oneObjectSequential: PhaseFigures;
+  /** Baseline: acquire on one already-stored object, 1 caller (a bare Worker→DO RPC, no write). */
+  oneStoredObjectSequential: PhaseFigures;
   freshKeysComplete: PhaseFigures;
   manyKeysComplete: PhaseFigures;
   manyKeysStoredAcquire: PhaseFigures;
@@ -126,6 +128,10 @@ export async function runLeaseBench(options: LeaseBenchOptions = {}): Promise<Le
     const oneObject = await phase('one object', { mode: 'cycle', keys: 1, ops: oneKeyOps, concurrency });
     log('one BlobLease object, sequential: acquire→Granted→release');
     const oneObjectSequential = await phase('one object, sequential', { mode: 'cycle', keys: 1, ops: oneKeyOps, concurrency: 1 });
+    log('baseline: one stored object, sequential acquire (Worker→DO RPC answered from memory, no write)');
+    const storedKey = `stored-${Date.now().toString(36)}`;
+    await runLoop(loop, { mode: 'complete', prefix: storedKey, keys: 1, ops: 1, budgetMs, concurrency: 1 });
+    const oneStoredObjectSequential = await phase('one stored object, sequential', { mode: 'read', keys: 1, ops: oneKeyOps, concurrency: 1, prefix: storedKey });
     log('fresh keys, sequential: acquire→Granted→complete (a new object per op)');
     const freshKeysComplete = await phase('fresh keys', { mode: 'complete', keys: 'ops', ops: Math.min(oneKeyOps, 1_000), concurrency: 1 });
     log(`${manyKeys} keys, ${concurrency * 2} concurrent callers: acquire→Granted→complete, then acquire on the stored keys`);
@@ -136,7 +142,7 @@ export async function runLeaseBench(options: LeaseBenchOptions = {}): Promise<Le
     log('HTTP batch API from Node (LeaseShard objects)');
     const http = await httpPath(edge, httpOps, manyKeys);
     log(`  per key: ${http.perKey.opsPerSec} ops/s, p50 ${http.perKey.latencyMs.p50} ms, p99 ${http.perKey.latencyMs.p99} ms; batch of ${http.batch.keys}: ${http.batch.keysPerSec} keys/s`);
-    return { repeats, clockResolutionMs: Number.isFinite(resolution) ? resolution : 0, oneObject, oneObjectSequential, freshKeysComplete, manyKeysComplete, manyKeysStoredAcquire, http };
+    return { repeats, clockResolutionMs: Number.isFinite(resolution) ? resolution : 0, oneObject, oneObjectSequential, oneStoredObjectSequential, freshKeysComplete, manyKeysComplete, manyKeysStoredAcquire, http };
   } finally {
     await edge?.stop().catch(() => undefined);
     work.remove();

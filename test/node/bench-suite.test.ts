@@ -108,6 +108,7 @@ describe('bench report', () => {
         clockResolutionMs: 1,
         oneObject: phase(ops * 1.2, p99 * 4, 8),
         oneObjectSequential: phase(ops, p99, 1),
+        oneStoredObjectSequential: phase(3_000, 2, 1),
         freshKeysComplete: phase(100, 10, 1),
         manyKeysComplete: phase(100, 10, 16),
         manyKeysStoredAcquire: phase(5000, 3, 16),
