@@ -156,6 +156,27 @@ describe('site redirect', () => {
     expect((await blobGet(name, digest, '10.0.11.7', vars, { query: '?ns=docker.io' })).status).toBe(307);
   });
 
+  it('ServiceRegistry.liveSidecars returns only unexpired records with an endpoint and an observed address, slimmed', async () => {
+    const resource = freshResource();
+    await register(resource, 'peerK1234567890abcdef', '10.0.12.7', 'http://10.0.12.7:5050');
+    const noEndpoint = await call(`/services/${resource}/records/peerM1234567890abcdef`, {
+      method: 'PUT',
+      ip: '10.0.12.8',
+      headers: { Authorization: `Bearer ${ADMIN}` },
+      body: { name: 'no-endpoint' },
+    });
+    expect(noEndpoint.status).toBe(201);
+    const noAddress = await call(`/services/${resource}/records/peerP1234567890abcdef`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${ADMIN}` },
+      body: { name: 'no-address', endpoint: 'http://10.0.12.9:5050' },
+    });
+    expect(noAddress.status).toBe(201);
+    const live = await runInDurableObject(env.SERVICE_REGISTRY.getByName(resource), (instance) => instance.liveSidecars(10));
+    expect(live).toEqual([{ id: 'peerK1234567890abcdef', endpoint: 'http://10.0.12.7:5050', observedIp: '10.0.12.7', expiresAt: expect.any(Number) }]);
+    expect(live[0]!.expiresAt).toBeGreaterThan(Date.now());
+  });
+
   it('CIDR sites: clients anywhere in the site go to a sidecar registered from inside it', async () => {
     const resource = freshResource();
     const vars = { SIDECAR_RESOURCE: resource, SITES: JSON.stringify({ office: ['10.1.0.0/16', 'fd00:1::/32'], lab: ['10.2.0.0/16'] }) };
