@@ -242,7 +242,8 @@ describe('site redirect', () => {
   it('local: a client of a site with sidecars goes to its own host at LOCAL_SIDECAR_PORT', async () => {
     const resource = freshResource();
     const vars = { SIDECAR_RESOURCE: resource, REDIRECT_POLICY: 'local', LOCAL_SIDECAR_PORT: '7311', SITES: JSON.stringify({ farm: ['10.6.0.0/16'] }) };
-    await register(resource, 'peerL1234567890abcdef', '10.6.0.2', 'http://10.6.0.2:7311');
+    // Every host's sidecar is on its loopback bridge, which is all local mode needs.
+    await register(resource, 'peerL1234567890abcdef', '10.6.0.2', 'http://127.0.0.1:7311');
     const name = uniqueName('local');
     const res = await blobGet(name, fakeDigest(3), '10.6.9.9', vars, { query: '?ns=docker.io' });
     expect(res.status).toBe(307);

@@ -1,6 +1,6 @@
 import type { ServiceRegistry } from '../../durable-objects/service-registry.js';
 import type { EdgeConfig } from '../config.js';
-import { isHostLocalEndpoint, isLoopback, parseAddress, SiteMap, type Address } from './addresses.js';
+import { isHostLocalEndpoint, parseAddress, SiteMap, type Address } from './addresses.js';
 import type { LiveSidecar } from './policy.js';
 
 // The site -> live sidecars table, kept per isolate for SIDECAR_TABLE_TTL_MS so a blob request costs
@@ -19,10 +19,7 @@ interface Table {
 // Keyed by the parsed config, which lives as long as its env: bounded by the isolate's envs.
 const tables = new WeakMap<EdgeConfig, Table>();
 
-/**
- * The live sidecars of the client's site (fresh heartbeat, http(s) endpoint) that the client can
- * reach (a loopback endpoint only from a loopback client); empty when there are none.
- */
+/** The live sidecars of the client's site (fresh heartbeat, http(s) endpoint); empty when there are none. */
 export async function sidecarsForClient(config: EdgeConfig, namespace: DurableObjectNamespace<ServiceRegistry>, client: Address): Promise<LiveSidecar[]> {
   let table = tables.get(config);
   if (!table) {
@@ -34,8 +31,7 @@ export async function sidecarsForClient(config: EdgeConfig, namespace: DurableOb
     await table.refreshing;
   }
   const now = Date.now();
-  const loopbackClient = isLoopback(client);
-  return (table.bySite.get(table.sites.siteOf(client)) ?? []).filter((sidecar) => sidecar.expiresAt > now && (loopbackClient || !sidecar.hostLocal));
+  return (table.bySite.get(table.sites.siteOf(client)) ?? []).filter((sidecar) => sidecar.expiresAt > now);
 }
 
 async function refresh(table: Table, namespace: DurableObjectNamespace<ServiceRegistry>, resource: string): Promise<void> {

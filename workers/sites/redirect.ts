@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import { SOURCE_HEADER } from '../metrics/middleware.js';
-import { parseAddress } from './addresses.js';
+import { isLoopback, parseAddress } from './addresses.js';
 import { sidecarsForClient } from './live-sidecars.js';
 import { rendezvous, spread } from './policy.js';
 
@@ -28,7 +28,11 @@ export async function sidecarRedirect(c: Context<AppEnv>, name: string, digest: 
 
   let base: string | undefined;
   if (config.REDIRECT_POLICY === 'local') base = `http://127.0.0.1:${config.LOCAL_SIDECAR_PORT}`;
-  else base = (config.REDIRECT_POLICY === 'spread' ? spread(sidecars) : await rendezvous(sidecars, digest))?.endpoint;
+  else {
+    // A sidecar on its loopback bridge (the --http default) is reachable from its own machine only.
+    const reachable = isLoopback(client) ? sidecars : sidecars.filter((sidecar) => !sidecar.hostLocal);
+    base = (config.REDIRECT_POLICY === 'spread' ? spread(reachable) : await rendezvous(reachable, digest))?.endpoint;
+  }
   if (!base) return undefined;
 
   const location = `${base}/v2/${name}/blobs/${digest}${ns === undefined ? '' : `?ns=${encodeURIComponent(ns)}`}`;
