@@ -372,7 +372,9 @@ export function renderSvg(rows: FigureRow[], title: string): string {
     }
     const color = r.verdict === 'pass' ? '#2e9d4f' : '#d04437';
     parts.push(`<rect x="${label}" y="${y + 4}" width="${Math.max(1, x(r.score) - label).toFixed(1)}" height="${rowH - 8}" fill="${color}"/>`);
-    parts.push(`<text x="${x(r.score) + 6}" y="${y + 16}">${esc(`${r.fastreg} (target ${r.target})`)}</text>`);
+    // A bare-number target is a ratio target: show the ratio it is judged on.
+    const shown = /^[≥≤<] ?[\d.]+$/.test(r.target) && r.ratio !== null ? `${r.fastreg}, ratio ${fmtRatio(r.ratio)}` : r.fastreg;
+    parts.push(`<text x="${x(r.score) + 6}" y="${y + 16}">${esc(`${shown} (target ${r.target})`)}</text>`);
   });
   const one = x(1);
   parts.push(`<line x1="${one}" y1="${top - 4}" x2="${one}" y2="${top + rows.length * rowH + 4}" stroke="#000" stroke-dasharray="4 3"/>`);
