@@ -183,7 +183,7 @@ export function workerdChildren(parent = process.pid): number[] {
   return pids;
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

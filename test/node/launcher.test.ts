@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EdgeStartError, REPO_ROOT, startEdge, workerdChildren } from '../../scripts/edge-launcher.js';
+import { EdgeStartError, isAlive, REPO_ROOT, startEdge, workerdChildren } from '../../scripts/edge-launcher.js';
 import { loadHardenedMiniflare } from '../../scripts/miniflare-ingress.js';
 import { TEST_WRANGLER_HOME } from '../helpers/edge.js';
 import { freePort, httpOk, makeTempDir, waitUntil } from '../helpers/processes.js';
@@ -123,7 +123,7 @@ describe('npm start (scripts/start.ts)', () => {
       const code = await Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 20_000))]);
       expect(code, output).toBe(0);
       expect(output).toContain('SIGINT: stopping');
-      await waitUntil(() => workerd.every((pid) => !alive(pid)), 5_000, () => `workerd ${workerd} still running after npm start exited`);
+      await waitUntil(() => workerd.every((pid) => !isAlive(pid)), 5_000, () => `workerd ${workerd} still running after npm start exited`);
       const sidecarAnswers = await httpOk(`http://127.0.0.1:${sidecarPort}/healthz`).catch(() => false);
       expect(sidecarAnswers, 'the sidecar still answers after npm start exited').toBe(false);
     } finally {
@@ -151,12 +151,3 @@ describe('npm start (scripts/start.ts)', () => {
     }
   }, 60_000);
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
