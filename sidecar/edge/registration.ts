@@ -32,9 +32,16 @@ export async function keepRegistered(
       options.log(`edge registration failed (will retry): ${(err as Error).message}`);
       registered = false;
     }
-    await new Promise((resolve) => {
-      const timer = setTimeout(resolve, options.intervalMs);
-      options.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(undefined); }, { once: true });
+    await new Promise<void>((resolve) => {
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        options.signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, options.intervalMs);
+      options.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 }

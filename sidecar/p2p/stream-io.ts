@@ -103,8 +103,12 @@ export class StreamReader {
       if (this.ended) return undefined;
       signal?.throwIfAborted();
       await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        signal?.addEventListener('abort', () => resolve(), { once: true });
+        const onAbort = (): void => resolve();
+        this.wake = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
     const chunk = this.queue.shift() as Uint8Array;
