@@ -26,7 +26,16 @@ export class HttpEdgeSource implements EdgeBlobSource {
     const url = new URL(`/v2/${name}/blobs/${digest}`, this.options.edgeUrl);
     const headers: Record<string, string> = { 'X-FastReg-Peer': this.options.peerId, Accept: 'application/octet-stream' };
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
-    const response = await (this.options.fetch ?? fetch)(url, { headers, signal, redirect: 'follow' });
+    let response: Response;
+    try {
+      response = await (this.options.fetch ?? fetch)(url, { headers, signal, redirect: 'follow' });
+    } catch (err) {
+      const name = (err as Error | undefined)?.name;
+      const timedOut = signal.aborted || name === 'TimeoutError' || name === 'AbortError';
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const reason = timedOut ? 'no answer in time' : (cause?.code ?? cause?.message ?? (err as Error).message);
+      throw new OciError(timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED', `edge unreachable: ${reason}`, { cause: err });
+    }
     if (response.status === 404) {
       await response.body?.cancel();
       return undefined;

@@ -110,6 +110,20 @@ describe('sidecar and the edge', () => {
     expect(seen.blobGets.length - before).toBe(1);
   });
 
+  it('an unreachable edge answers 502 with an OCI error body', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const lonely = await startSidecar({ name: 'edge-down', args: ['--edge', closedUrl] });
+    nodes.push(lonely);
+    const response = await fetch(`${lonely.url}/v2/library/edgeimg/blobs/sha256:${'2'.repeat(64)}`);
+    expect(response.status).toBe(502);
+    const body = (await response.json()) as { errors: { code: string; message: string }[] };
+    expect(body.errors[0]?.code).toBe('UPSTREAM_FAILED');
+    expect(body.errors[0]?.message).toMatch(/^edge unreachable: /);
+  });
+
   it('registers in the edge service records and heartbeats', async () => {
     const a = nodes[0]!;
     await waitFor(() => seen.registrations.length >= 1 && seen.heartbeats.length >= 2, { timeoutMs: 10_000, what: 'registration and heartbeats' });
