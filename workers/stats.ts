@@ -18,7 +18,7 @@ export interface UpstreamStats {
 
 export interface EdgeStats {
   startedAt: string;
-  manifests: { hits: number; misses: number; revalidated: number; refreshed: number; staleServed: number; coalesced: number };
+  manifests: { hits: number; misses: number; revalidated: number; refreshed: number; staleServed: number };
   blobs: {
     hits: number;
     misses: number;
@@ -34,7 +34,7 @@ export interface EdgeStats {
 function emptyStats(): EdgeStats {
   return {
     startedAt: new Date().toISOString(),
-    manifests: { hits: 0, misses: 0, revalidated: 0, refreshed: 0, staleServed: 0, coalesced: 0 },
+    manifests: { hits: 0, misses: 0, revalidated: 0, refreshed: 0, staleServed: 0 },
     blobs: { hits: 0, misses: 0, bytesFromR2: 0, bytesFromUpstream: 0, stored: 0, storeFailures: 0, digestMismatches: 0 },
     upstreams: {},
   };
@@ -98,7 +98,6 @@ export function drainStatsInto(recorder: MetricRecorder): void {
   recorder.add('fastreg_edge_manifest_revalidations_total', {}, d(manifests.revalidated, before.manifests.revalidated));
   recorder.add('fastreg_edge_manifest_refreshes_total', {}, d(manifests.refreshed, before.manifests.refreshed));
   recorder.add('fastreg_edge_manifest_stale_served_total', {}, d(manifests.staleServed, before.manifests.staleServed));
-  recorder.add('fastreg_edge_manifest_coalesced_total', {}, d(manifests.coalesced, before.manifests.coalesced));
   for (const [registry, up] of Object.entries(now.upstreams)) {
     const old = before.upstreams[registry] ?? { requests: 0, statuses: {}, errors: 0, bytes: 0 };
     for (const [status, count] of Object.entries(up.statuses)) {

@@ -1,4 +1,4 @@
-import { digestOf, OciError, parseDigest, type Reference, manifestMediaType } from '../oci/index.js';
+import { digestOf, MANIFEST_ACCEPT, OciError, parseDigest, type Reference, manifestMediaType } from '../oci/index.js';
 import type { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
 import { leaseObserver } from '../metrics/leases.js';
 import { localMetrics, stats } from '../stats.js';
@@ -21,15 +21,12 @@ export interface ManifestCacheOptions {
   bucket: R2Bucket;
   upstream: SelectedUpstream;
   tagTtlSeconds: number;
-  /** The client's Accept header, forwarded to the upstream. */
-  accept: string;
   /** Keeps the shared fetch alive when the request that started it goes away. */
   waitUntil: (promise: Promise<unknown>) => void;
   /** When given, concurrent fetches of one manifest share a lease across isolates and edge locations too. */
   leases?: BlobLeaseClient;
 }
 
-const inflight = new Map<string, Promise<ManifestEntry>>();
 /** Entries this isolate just fetched from the upstream; every other entry was read from R2. */
 const fetchedFromUpstream = new WeakSet<ManifestEntry>();
 
@@ -40,20 +37,13 @@ export function manifestSource(entry: ManifestEntry): 'r2' | 'upstream' {
 
 /**
  * A manifest by tag or digest. By digest: cached forever, verified on fetch. By tag: fresh for
- * tagTtlSeconds, then revalidated with HEAD; served stale if the upstream fails. Concurrent identical
- * requests in this isolate share one upstream fetch.
+ * tagTtlSeconds, then revalidated with HEAD; served stale if the upstream fails. Concurrent requests
+ * share one upstream fetch through the manifest's lease, across isolates too. The upstream is always
+ * asked with the full MANIFEST_ACCEPT set: what is cached under a tag is shared by every client, so one
+ * client's narrower Accept must not decide it (an index stored as a single-platform manifest).
  */
 export function getManifest(options: ManifestCacheOptions, reference: Reference): Promise<ManifestEntry> {
-  const { registry, repository } = options.upstream;
-  const ref = reference.kind === 'tag' ? reference.tag : reference.digest;
-  const key = `${registry}/${repository}@${ref} ${options.accept}`;
-  const pending = inflight.get(key);
-  if (pending) {
-    stats.manifests.coalesced += 1;
-    return pending;
-  }
-  const load = loadManifest(options, reference).finally(() => inflight.delete(key));
-  inflight.set(key, load);
+  const load = loadManifest(options, reference);
   options.waitUntil(load.catch(() => undefined));
   return load;
 }
@@ -84,7 +74,7 @@ async function revalidate(options: ManifestCacheOptions, reference: Reference, c
       method: 'HEAD',
       path: manifestPath(upstream.repository, reference),
       scope: pullScope(upstream.repository),
-      accept: options.accept,
+      accept: MANIFEST_ACCEPT,
       notFound: 'MANIFEST_UNKNOWN',
       what: manifestWhat(upstream, reference),
     });
@@ -139,7 +129,7 @@ async function fetchAndStore(options: ManifestCacheOptions, reference: Reference
     method: 'GET',
     path: manifestPath(upstream.repository, reference),
     scope: pullScope(upstream.repository),
-    accept: options.accept,
+    accept: MANIFEST_ACCEPT,
     notFound: 'MANIFEST_UNKNOWN',
     what,
   });

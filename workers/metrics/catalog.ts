@@ -22,7 +22,6 @@ export const EDGE_METRICS = {
   fastreg_edge_manifest_revalidations_total: { type: 'counter', help: 'Tag manifests revalidated with a HEAD to the upstream' },
   fastreg_edge_manifest_refreshes_total: { type: 'counter', help: 'Revalidations that found the cached manifest still current' },
   fastreg_edge_manifest_stale_served_total: { type: 'counter', help: 'Tag manifests served stale because the upstream failed or rate-limited' },
-  fastreg_edge_manifest_coalesced_total: { type: 'counter', help: 'Manifest requests that joined an identical in-flight fetch in the same isolate' },
   fastreg_upstream_requests_total: { type: 'counter', help: 'HTTP requests sent to upstream registries, by registry and response status (requests that got no response count only in fastreg_upstream_errors_total)' },
   fastreg_upstream_errors_total: { type: 'counter', help: 'Upstream requests that failed (network, timeout or non-2xx), by registry' },
   fastreg_upstream_bytes_total: { type: 'counter', help: 'Blob bytes read from upstream registries, by registry' },

@@ -108,7 +108,6 @@ export function buildStatsBody(snapshot: EdgeMetricsSnapshot, summary: StatusSum
       revalidated: sum(snapshot, 'fastreg_edge_manifest_revalidations_total'),
       refreshed: sum(snapshot, 'fastreg_edge_manifest_refreshes_total'),
       staleServed: sum(snapshot, 'fastreg_edge_manifest_stale_served_total'),
-      coalesced: sum(snapshot, 'fastreg_edge_manifest_coalesced_total'),
     },
     blobs: {
       hits: kind('fastreg_edge_cache_hits_total', 'blob'),

@@ -8,7 +8,7 @@ import { fillBlobWithLease } from '../cache/leased-blob-fill.js';
 import { getManifest, manifestSource } from '../cache/manifest-cache.js';
 import { requireToken } from '../middleware/auth.js';
 import { sidecarRedirect } from '../sites/redirect.js';
-import { MANIFEST_ACCEPT, OciError, parseDigest, parseRegistryPath, type Reference } from '../oci/index.js';
+import { OciError, parseDigest, parseRegistryPath, type Reference } from '../oci/index.js';
 import { readSmallBody } from '../upstream/read-body.js';
 import { pullScope, selectUpstream, type SelectedUpstream } from '../upstream/select.js';
 
@@ -53,7 +53,6 @@ async function manifestResponse(c: RegistryContext, upstream: SelectedUpstream, 
       bucket: c.env.BLOBS,
       upstream,
       tagTtlSeconds: config.MANIFEST_TAG_TTL_SECONDS,
-      accept: c.req.header('Accept') || MANIFEST_ACCEPT,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       leases: new BlobLeaseClient(c.env.BLOB_LEASE, { ttlMs: config.LEASE_TTL_MS, maxHolders: 1 }),
     },
