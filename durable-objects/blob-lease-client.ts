@@ -1,4 +1,4 @@
-import { OCI_ERROR_STATUS, OciError, type OciErrorCode } from '../workers/oci/index.js';
+import { OciError, type OciErrorCode } from '../workers/oci/index.js';
 import type { BlobLease } from './blob-lease.js';
 import type { AcquireResult, LeaseFailure, StoredBlob, WaitResult } from './blob-lease-types.js';
 import { COALESCE_MAX_ROUNDS, COALESCE_WAIT_DEADLINE_MS, WAIT_GRACE_MS } from './constants.js';
@@ -208,10 +208,22 @@ const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.m
 
 const failureOf = (err: unknown): LeaseFailure | undefined => (err instanceof OciError ? { code: err.code, message: err.message } : undefined);
 
-/** A 4xx from the upstream (not found, denied, rate limited) would be the same for the next taker; a 5xx or timeout might not. */
+/**
+ * The upstream's own answers (not found, denied, rate limited) would be the same for the next taker, so
+ * waiters share them. Anything else is not: a 5xx or timeout may pass, a digest mismatch may be a bad
+ * transfer, and a request-specific error (e.g. one client's unsatisfiable Range) is not the waiters' at all.
+ */
+const SHARED_UPSTREAM_ANSWERS: ReadonlySet<string> = new Set<OciErrorCode>([
+  'BLOB_UNKNOWN',
+  'MANIFEST_UNKNOWN',
+  'NAME_UNKNOWN',
+  'UNAUTHORIZED',
+  'DENIED',
+  'TOOMANYREQUESTS',
+]);
+
 function isDefinitive(failure: LeaseFailure): boolean {
-  const status = (OCI_ERROR_STATUS as Record<string, number>)[failure.code];
-  return status !== undefined && status >= 400 && status < 500;
+  return SHARED_UPSTREAM_ANSWERS.has(failure.code);
 }
 
 /** Rejects if `promise` has not settled after `ms`: a pending RPC to an object that was reset never settles. */

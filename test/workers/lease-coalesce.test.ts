@@ -87,6 +87,24 @@ describe('BlobLeaseClient.coalesce', () => {
     }
   });
 
+  it("a request-specific failure of the holder (one client's bad Range) is not passed to the waiters: one takes over", async () => {
+    const store = new FakeStore();
+    const k = key('range');
+    let attempt = 0;
+    const fill = async () => {
+      attempt++;
+      await sleep(100);
+      if (attempt === 1) throw new OciError('RANGE_INVALID', 'range not satisfiable for this client');
+      return store.quickFill(k, 'OK', 0)();
+    };
+    const settled = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => client(`c${i}`).coalesce(store.options(k, fill))));
+    expect(store.fills).toBe(2);
+    const failed = settled.filter((s) => s.status === 'rejected');
+    expect(failed).toHaveLength(1);
+    expect((failed[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'RANGE_INVALID' });
+    expect(settled.filter((s) => s.status === 'fulfilled' && s.value === 'OK')).toHaveLength(9);
+  });
+
   it('a holder that stops making progress loses the lease within the TTL; a waiter takes over', async () => {
     const store = new FakeStore();
     const k = key('stall');
