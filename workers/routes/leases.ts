@@ -13,7 +13,7 @@ import {
 import { LeaseShardClient } from '../../durable-objects/lease-shard-client.js';
 import type { AppEnv } from '../app-env.js';
 import { requireToken } from '../middleware/auth.js';
-import { OciError, ociErrorResponse } from '../oci/index.js';
+import { OciError } from '../oci/index.js';
 
 // Batch lease API for external workers (block dedupe): can-offload, register, match-prefix, stats.
 // Keys are sharded over a fixed set of LeaseShard objects. A request is validated as a whole before
@@ -55,7 +55,9 @@ export function leaseRoutes(): Hono<AppEnv> {
     '*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => ociErrorResponse(new OciError('PAYLOAD_TOO_LARGE', `request body is limited to ${MAX_BODY_BYTES} bytes`), c.req.method),
+      onError: () => {
+        throw new OciError('PAYLOAD_TOO_LARGE', `request body is limited to ${MAX_BODY_BYTES} bytes`);
+      },
     }),
   );
 
