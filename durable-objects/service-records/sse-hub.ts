@@ -1,9 +1,13 @@
+import { OciError, ociErrorResponse } from '../../workers/oci/index.js';
+
 // A set of Server-Sent-Events writers held by one Durable Object. A writer that fails, or falls too far
 // behind, is dropped, so a dead or slow watcher never holds memory for long.
 
 const KEEPALIVE_MS = 15_000;
 /** Bytes a watcher may have queued before it is cut off. */
 const MAX_QUEUED_BYTES = 1024 * 1024;
+/** Watchers one object holds at most, so open watches cannot exhaust its memory (reads may be public). */
+export const MAX_WATCHERS = 256;
 
 const encoder = new TextEncoder();
 
@@ -18,6 +22,9 @@ export class SseHub {
 
   /** A new SSE response whose stream receives every later `send`. */
   open(): Response {
+    if (this.writers.size >= MAX_WATCHERS) {
+      return ociErrorResponse(new OciError('TOOMANYREQUESTS', `this resource already has ${MAX_WATCHERS} watchers; retry later`, { headers: { 'Retry-After': '30' } }));
+    }
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(undefined, new ByteLengthQueuingStrategy({ highWaterMark: MAX_QUEUED_BYTES }));
     const writer = writable.getWriter();
     this.writers.add(writer);
