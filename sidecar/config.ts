@@ -3,6 +3,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { RESOURCE_NAME } from '../workers/oci/service-records.js';
 import { parseSize } from './sizes.js';
 
 export const DEFAULTS = {
@@ -46,7 +47,7 @@ export const SidecarConfigSchema = z
   .object({
     listen: z.array(multiaddrText).min(1).default([...DEFAULTS.listen]),
     bootstrap: z.array(bootstrapText).default([]),
-    service: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 characters of [A-Za-z0-9._-]').default(DEFAULTS.service),
+    service: z.string().regex(RESOURCE_NAME, 'expected 1-63 lowercase characters of [a-z0-9._-], starting and ending with a letter or digit').default(DEFAULTS.service),
     storageDir: z.string().min(1).default(DEFAULTS.storageDir),
     http: hostPort.prefault(DEFAULTS.http),
     edge: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),

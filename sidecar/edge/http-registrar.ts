@@ -11,8 +11,7 @@ export class HttpEdgeRegistrar implements EdgeRegistrar {
   constructor(private readonly options: { edgeUrl: string; token: string; fetch?: typeof fetch }) {}
 
   private url(record: SidecarRecord, suffix = ''): URL {
-    const resource = record.service.toLowerCase();
-    return new URL(`/services/${encodeURIComponent(resource)}/records/${encodeURIComponent(record.peerId)}${suffix}`, this.options.edgeUrl);
+    return new URL(`/services/${encodeURIComponent(record.service)}/records/${encodeURIComponent(record.peerId)}${suffix}`, this.options.edgeUrl);
   }
 
   private async call(url: URL, init: RequestInit, signal: AbortSignal): Promise<void> {
