@@ -15,7 +15,7 @@ export async function runSidecar(config: SidecarConfig, hooks?: SidecarHooks): P
         process.stderr.write('fastreg sidecar: --edge given without FASTREG_TOKEN; not registering with the edge\n');
         return undefined;
       }
-      return new HttpEdgeRegistrar({ edgeUrl: config.edge, token: config.token });
+      return new HttpEdgeRegistrar({ edgeUrl: config.edge, token: config.token, heartbeatIntervalMs: config.heartbeatInterval });
     },
   });
   const lines = [

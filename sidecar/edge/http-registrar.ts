@@ -1,14 +1,18 @@
 import { OciError } from '../../workers/oci/index.js';
+import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS } from '../../workers/oci/service-records.js';
 import type { EdgeRegistrar, SidecarRecord } from './registration.js';
 
-const RECORD_TTL_SECONDS = 60;
+/** A TTL that outlives three heartbeat intervals, so one or two lost heartbeats do not expire the record. */
+export function recordTtlSeconds(heartbeatIntervalMs: number): number {
+  return Math.min(MAX_TTL_SECONDS, Math.max(DEFAULT_TTL_SECONDS, Math.ceil((3 * heartbeatIntervalMs) / 1000)));
+}
 
 /**
  * Registers the sidecar in the edge's service records (`/services/<resource>/records/<peerId>`),
  * one resource per service tag, and heartbeats it. Needs FASTREG_TOKEN: records are writes.
  */
 export class HttpEdgeRegistrar implements EdgeRegistrar {
-  constructor(private readonly options: { edgeUrl: string; token: string; fetch?: typeof fetch }) {}
+  constructor(private readonly options: { edgeUrl: string; token: string; heartbeatIntervalMs: number; fetch?: typeof fetch }) {}
 
   private url(record: SidecarRecord, suffix = ''): URL {
     return new URL(`/services/${encodeURIComponent(record.service)}/records/${encodeURIComponent(record.peerId)}${suffix}`, this.options.edgeUrl);
@@ -32,7 +36,7 @@ export class HttpEdgeRegistrar implements EdgeRegistrar {
       multiaddrs: record.multiaddrs.filter((addr) => addr.length <= 512).slice(0, 32),
       tags: ['sidecar'],
       category: 'sidecar',
-      ttlSeconds: RECORD_TTL_SECONDS,
+      ttlSeconds: recordTtlSeconds(this.options.heartbeatIntervalMs),
     };
     return this.call(this.url(record), { method: 'PUT', body: JSON.stringify(body) }, signal);
   }

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordTtlSeconds } from '../../sidecar/edge/http-registrar.js';
 import { TEST_TOKEN, hashGet, removeDir, startSidecar, stopAll, waitFor, type SidecarProcess } from '../helpers/sidecar-cluster.js';
 
 const blob = randomBytes(3 * 1024 * 1024);
@@ -124,13 +125,19 @@ describe('sidecar and the edge', () => {
     expect(body.errors[0]?.message).toMatch(/^edge unreachable: /);
   });
 
+  it('the record TTL outlives three heartbeat intervals', () => {
+    expect(recordTtlSeconds(500)).toBe(60);
+    expect(recordTtlSeconds(3_600_000)).toBe(10_800);
+    expect(recordTtlSeconds(86_400_000)).toBe(259_200);
+  });
+
   it('registers in the edge service records and heartbeats', async () => {
     const a = nodes[0]!;
     await waitFor(() => seen.registrations.length >= 1 && seen.heartbeats.length >= 2, { timeoutMs: 10_000, what: 'registration and heartbeats' });
     const registration = seen.registrations[0]!;
     expect(registration.path).toBe(`/services/fastreg/records/${a.peerId}`);
     expect(registration.auth).toBe(`Bearer ${TEST_TOKEN}`);
-    expect(registration.body).toMatchObject({ peerId: a.peerId, endpoint: a.url, category: 'sidecar' });
+    expect(registration.body).toMatchObject({ peerId: a.peerId, endpoint: a.url, category: 'sidecar', ttlSeconds: 60 });
     expect(registration.body.multiaddrs).toContain(a.addr);
     expect(seen.heartbeats[0]).toBe(`/services/fastreg/records/${a.peerId}/heartbeat`);
   });
