@@ -32,8 +32,8 @@ export class ServicesClient {
     return this.edge.json('GET', `/services/${seg(resource)}/records`, { query: { limit: page.limit, cursor: page.cursor } });
   }
 
-  async delete(resource: string, id: string): Promise<ServiceRecord> {
-    const { deleted } = await this.edge.json<{ deleted: ServiceRecord }>('DELETE', `/services/${seg(resource)}/records/${seg(id)}`);
+  async delete(resource: string, id: string, signal?: AbortSignal): Promise<ServiceRecord> {
+    const { deleted } = await this.edge.json<{ deleted: ServiceRecord }>('DELETE', `/services/${seg(resource)}/records/${seg(id)}`, { ...(signal && { signal }) });
     return deleted;
   }
 

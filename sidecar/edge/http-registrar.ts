@@ -1,6 +1,9 @@
-import { OciError } from '../../workers/oci/index.js';
+import { EdgeClient } from '../edge-client.js';
+import { ServicesClient } from '../services-client.js';
 import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS } from '../../workers/oci/service-records.js';
 import type { EdgeRegistrar, SidecarRecord } from './registration.js';
+
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /** A TTL that outlives three heartbeat intervals, so one or two lost heartbeats do not expire the record. */
 export function recordTtlSeconds(heartbeatIntervalMs: number): number {
@@ -8,44 +11,40 @@ export function recordTtlSeconds(heartbeatIntervalMs: number): number {
 }
 
 /**
- * Registers the sidecar in the edge's service records (`/services/<resource>/records/<peerId>`),
+ * Registers the sidecar in the edge's service records (`/services/<service>/records/<peerId>`),
  * one resource per service tag, and heartbeats it. Needs FASTREG_TOKEN: records are writes.
  */
 export class HttpEdgeRegistrar implements EdgeRegistrar {
-  constructor(private readonly options: { edgeUrl: string; token: string; heartbeatIntervalMs: number; fetch?: typeof fetch }) {}
+  private readonly services: ServicesClient;
+  private readonly ttlSeconds: number;
 
-  private url(record: SidecarRecord, suffix = ''): URL {
-    return new URL(`/services/${encodeURIComponent(record.service)}/records/${encodeURIComponent(record.peerId)}${suffix}`, this.options.edgeUrl);
+  constructor(options: { edgeUrl: string; token: string; heartbeatIntervalMs: number }) {
+    this.services = new ServicesClient(new EdgeClient({ baseUrl: options.edgeUrl, token: options.token, timeoutMs: REQUEST_TIMEOUT_MS, userAgent: 'fastreg-sidecar' }));
+    this.ttlSeconds = recordTtlSeconds(options.heartbeatIntervalMs);
   }
 
-  private async call(url: URL, init: RequestInit, signal: AbortSignal): Promise<void> {
-    const response = await (this.options.fetch ?? fetch)(url, {
-      ...init,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
-      headers: { Authorization: `Bearer ${this.options.token}`, 'Content-Type': 'application/json' },
-    });
-    const text = await response.text();
-    if (!response.ok) throw new OciError('UPSTREAM_FAILED', `edge answered ${response.status} to ${init.method} ${url.pathname}: ${text.slice(0, 200)}`);
+  async register(record: SidecarRecord, signal: AbortSignal): Promise<void> {
+    await this.services.put(
+      record.service,
+      record.peerId,
+      {
+        name: 'fastreg-sidecar',
+        endpoint: record.httpUrl,
+        peerId: record.peerId,
+        multiaddrs: record.multiaddrs.filter((addr) => addr.length <= 512).slice(0, 32),
+        tags: ['sidecar'],
+        category: 'sidecar',
+        ttlSeconds: this.ttlSeconds,
+      },
+      signal,
+    );
   }
 
-  register(record: SidecarRecord, signal: AbortSignal): Promise<void> {
-    const body = {
-      name: 'fastreg-sidecar',
-      endpoint: record.httpUrl,
-      peerId: record.peerId,
-      multiaddrs: record.multiaddrs.filter((addr) => addr.length <= 512).slice(0, 32),
-      tags: ['sidecar'],
-      category: 'sidecar',
-      ttlSeconds: recordTtlSeconds(this.options.heartbeatIntervalMs),
-    };
-    return this.call(this.url(record), { method: 'PUT', body: JSON.stringify(body) }, signal);
+  async heartbeat(record: SidecarRecord, signal: AbortSignal): Promise<void> {
+    await this.services.heartbeat(record.service, record.peerId, signal);
   }
 
-  heartbeat(record: SidecarRecord, signal: AbortSignal): Promise<void> {
-    return this.call(this.url(record, '/heartbeat'), { method: 'POST' }, signal);
-  }
-
-  deregister(record: SidecarRecord, signal: AbortSignal): Promise<void> {
-    return this.call(this.url(record), { method: 'DELETE' }, signal);
+  async deregister(record: SidecarRecord, signal: AbortSignal): Promise<void> {
+    await this.services.delete(record.service, record.peerId, signal);
   }
 }
