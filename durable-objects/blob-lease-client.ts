@@ -227,7 +227,7 @@ function isDefinitive(failure: LeaseFailure): boolean {
 }
 
 /** Rejects if `promise` has not settled after `ms`: a pending RPC to an object that was reset never settles. */
-function withLocalDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+export function withLocalDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | null = null;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);

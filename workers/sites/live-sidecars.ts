@@ -1,3 +1,4 @@
+import { withLocalDeadline } from '../../durable-objects/blob-lease-client.js';
 import type { ServiceRegistry } from '../../durable-objects/service-registry.js';
 import type { EdgeConfig } from '../config.js';
 import { isHostLocalEndpoint, parseAddress, SiteMap, type Address } from './addresses.js';
@@ -8,6 +9,8 @@ import type { LiveSidecar } from './policy.js';
 
 /** Most sidecar records one refresh reads. */
 export const MAX_LIVE_SIDECARS = 1000;
+/** A blob request waits at most this long for a refresh; after that the last table serves. */
+export const REFRESH_DEADLINE_MS = 1000;
 
 interface Table {
   sites: SiteMap;
@@ -27,8 +30,15 @@ export async function sidecarsForClient(config: EdgeConfig, namespace: DurableOb
     tables.set(config, table);
   }
   if (Date.now() - table.fetchedAt >= config.SIDECAR_TABLE_TTL_MS) {
-    table.refreshing ??= refresh(table, namespace, config.SIDECAR_RESOURCE).finally(() => (table.refreshing = undefined));
-    await table.refreshing;
+    const current = table;
+    current.refreshing ??= withLocalDeadline(refresh(current, namespace, config.SIDECAR_RESOURCE), REFRESH_DEADLINE_MS)
+      .catch((err: unknown) => {
+        // A slow or reset registry must not stall blob pulls: keep the last table until the next TTL.
+        console.warn(`fastreg: sidecar table refresh gave up, keeping the last one: ${(err as Error).message}`);
+        current.fetchedAt = Date.now();
+      })
+      .finally(() => (current.refreshing = undefined));
+    await current.refreshing;
   }
   const now = Date.now();
   return (table.bySite.get(table.sites.siteOf(client)) ?? []).filter((sidecar) => sidecar.expiresAt > now);
