@@ -42,10 +42,15 @@ export function blobStreamHandler(deps: BlobServerDeps) {
         await stream.close();
         return;
       }
-      const source = await deps.store.open(request.digest, { offset: request.offset });
-      await reply({ status: 'ok', size: info.size, offset: request.offset });
+      const source = (await deps.store.open(request.digest, { offset: request.offset }))[Symbol.asyncIterator]();
+      try {
+        await reply({ status: 'ok', size: info.size, offset: request.offset });
+      } catch (err) {
+        await source.return?.();
+        throw err;
+      }
       let offset = request.offset;
-      for await (const chunk of source) {
+      for await (const chunk of { [Symbol.asyncIterator]: () => source }) {
         if (deps.hooks.beforeServeChunk) await deps.hooks.beforeServeChunk(chunk.byteLength);
         const bytes = deps.hooks.mutateServed ? deps.hooks.mutateServed(chunk, offset) : chunk;
         await writeChunk(stream, bytes, deps.signal);

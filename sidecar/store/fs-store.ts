@@ -86,26 +86,18 @@ export class FsBlobStore implements BlobStore {
     if (offset < 0 || length < 0 || offset + length > entry.size) {
       throw new OciError('RANGE_INVALID', `range ${offset}+${length} is outside blob of ${entry.size} bytes`);
     }
-    // Opened now, so an eviction between open and read cannot pull the file away.
+    // Opened and pinned now, so an eviction between open and read cannot pull the file away.
     const handle = await open(this.pathFor(digest), 'r');
-    this.touch(digest, entry);
-    return this.readFrom(digest, handle, offset, length);
-  }
-
-  private async *readFrom(digest: string, handle: FileHandle, offset: number, length: number): AsyncGenerator<Uint8Array> {
     this.pin(digest);
-    try {
-      if (length === 0) return;
-      const stream = createReadStream('', { fd: handle, start: offset, end: offset + length - 1, highWaterMark: READ_CHUNK_BYTES, autoClose: false });
-      try {
-        for await (const chunk of stream) yield chunk as Buffer;
-      } finally {
-        stream.destroy();
-      }
-    } finally {
+    this.touch(digest, entry);
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
       await handle.close().catch(() => undefined);
       this.unpin(digest);
-    }
+    };
+    return new ReleasingReader(readRange(handle, offset, length), release);
   }
 
   async beginWrite(digest: string, options: { expectedSize?: number } = {}): Promise<BlobWriter> {
@@ -263,5 +255,50 @@ class FsBlobWriter implements BlobWriter {
     await this.handle.close().catch(() => undefined);
     await rm(this.tempPath, { force: true });
     this.hooks.done();
+  }
+}
+
+async function* readRange(handle: FileHandle, offset: number, length: number): AsyncGenerator<Uint8Array> {
+  if (length === 0) return;
+  const stream = createReadStream('', { fd: handle, start: offset, end: offset + length - 1, highWaterMark: READ_CHUNK_BYTES, autoClose: false });
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
+  } finally {
+    stream.destroy();
+  }
+}
+
+/**
+ * Releases the file handle and the pin at the end, on an error, or on return() — including a
+ * return() before the first next(), which a bare async generator would skip its finally for.
+ */
+class ReleasingReader implements AsyncIterableIterator<Uint8Array> {
+  constructor(
+    private readonly chunks: AsyncGenerator<Uint8Array>,
+    private readonly release: () => Promise<void>,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    try {
+      const result = await this.chunks.next();
+      if (result.done) await this.release();
+      return result;
+    } catch (err) {
+      await this.release();
+      throw err;
+    }
+  }
+
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    try {
+      await this.chunks.return(undefined);
+    } finally {
+      await this.release();
+    }
+    return { done: true, value: undefined };
   }
 }
