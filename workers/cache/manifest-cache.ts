@@ -148,7 +148,12 @@ async function fetchAndStore(options: ManifestCacheOptions, reference: Reference
   const entry: ManifestEntry = { body, mediaType, digest: actual, fetchedAt: Date.now() };
   const writes = [writeEntry(bucket, manifestDigestKey(upstream.registry, upstream.repository, actual), entry)];
   if (reference.kind === 'tag') writes.push(writeEntry(bucket, manifestTagKey(upstream.registry, upstream.repository, reference.tag), entry));
-  await Promise.all(writes);
+  try {
+    await Promise.all(writes);
+  } catch (err) {
+    // The manifest was fetched and verified: serve it. Waiters on the lease find nothing in R2 and fetch again.
+    console.warn(`manifest ${what} was served but not cached: ${err instanceof Error ? err.message : String(err)}`);
+  }
   fetchedFromUpstream.add(entry);
   return entry;
 }
