@@ -86,7 +86,7 @@ async function revalidate(options: ManifestCacheOptions, reference: Reference, c
       stats.manifests.refreshed += 1;
       return refreshed;
     }
-    return await fetchShared(options, reference, key);
+    return await fetchShared(options, reference, key, head.response.headers.get('Docker-Content-Digest') ?? undefined);
   } catch (err) {
     // A 404 is the upstream's answer, not a failure: the tag is gone.
     if (err instanceof OciError && err.code === 'MANIFEST_UNKNOWN') throw err;
@@ -99,9 +99,10 @@ async function revalidate(options: ManifestCacheOptions, reference: Reference, c
 
 /**
  * fetchAndStore under the manifest's lease: one request fetches, the others wait for its R2 write.
- * An entry that was already stored counts only if it is fresh; one stored while we waited always does.
+ * An entry that was already stored counts if it is fresh, if it has the digest the upstream just
+ * announced (a concurrent revalidation stored it), or if it was stored while we waited.
  */
-function fetchShared(options: ManifestCacheOptions, reference: Reference, key: string): Promise<ManifestEntry> {
+function fetchShared(options: ManifestCacheOptions, reference: Reference, key: string, announcedDigest?: string): Promise<ManifestEntry> {
   const { leases, upstream, bucket } = options;
   if (!leases) return fetchAndStore(options, reference);
   const ref = reference.kind === 'tag' ? reference.tag : reference.digest;
@@ -115,7 +116,7 @@ function fetchShared(options: ManifestCacheOptions, reference: Reference, key: s
       const entry = await readEntry(bucket, key);
       if (!entry) return undefined;
       const fresh = reference.kind === 'digest' || Date.now() - entry.fetchedAt < options.tagTtlSeconds * 1000;
-      return waited || fresh ? entry : undefined;
+      return waited || fresh || entry.digest === announcedDigest ? entry : undefined;
     },
     waitUntil: options.waitUntil,
     observe: leaseObserver('manifest'),
