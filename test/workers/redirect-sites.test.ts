@@ -265,6 +265,30 @@ describe('site redirect', () => {
     expect(await sha256(new TextEncoder().encode(text))).toBe(digest);
   });
 
+  it('ignores records an owner token put into the sidecar resource: only admin-written sidecars get clients', async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource, OWNER_TOKENS: JSON.stringify({ mallory: 'mallory-token-0123456789' }) };
+    const put = await call(`/services/${resource}/records/peerM1234567890abcdef`, {
+      method: 'PUT',
+      ip: '10.44.0.9',
+      headers: { Authorization: 'Bearer mallory-token-0123456789' },
+      body: { name: 'fastreg-sidecar', endpoint: 'http://10.44.0.66:5050', ttlSeconds: 60 },
+      vars,
+    });
+    expect(put.status, await put.clone().text()).toBeLessThan(300);
+    await put.body?.cancel();
+    const digest = fakeDigest(11);
+    const name = uniqueName('owner');
+    const viaOwner = await blobGet(name, digest, '10.44.0.9', vars);
+    expect(viaOwner.status).not.toBe(307);
+    await viaOwner.body?.cancel();
+
+    await register(resource, 'peerA1234567890abcdef', '10.44.0.9', 'http://10.44.0.9:5050');
+    const viaAdmin = await blobGet(name, digest, '10.44.0.9', vars);
+    expect(viaAdmin.status).toBe(307);
+    expect(viaAdmin.headers.get('Location')).toBe(`http://10.44.0.9:5050/v2/${name}/blobs/${digest}`);
+  });
+
   it('caches the site table per isolate: a sidecar registered after a lookup is seen once the TTL passed', async () => {
     const resource = freshResource();
     const cachedEnv = { ...env, SIDECAR_RESOURCE: resource, SIDECAR_TABLE_TTL_MS: '600' } as Env;
