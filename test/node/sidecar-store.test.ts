@@ -125,6 +125,21 @@ describe('FsBlobStore specifics', () => {
     await expect(store.put(chunks(fixture(300_000).bytes), fixture(1).digest, { expectedSize: 300_000 })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
   });
 
+  it('an opened read pins its blob before the first chunk, and return() before any read releases it', async () => {
+    const dir = await makeTempDir('pin');
+    dirs.push(dir);
+    const store = await FsBlobStore.open({ dir, capacity: 150_000 });
+    const [a, b] = [fixture(100_000), fixture(100_000)];
+    await store.put(chunks(a.bytes), a.digest);
+    const unread = (await store.open(a.digest))[Symbol.asyncIterator]();
+    await expect(store.put(chunks(b.bytes), b.digest, { expectedSize: 100_000 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(await store.has(a.digest)).toBe(true);
+    await unread.return?.();
+    await store.put(chunks(b.bytes), b.digest, { expectedSize: 100_000 });
+    expect(await store.has(a.digest)).toBe(false);
+    expect(await store.has(b.digest)).toBe(true);
+  });
+
   it('keeps blobs across a restart and removes stale temp files', async () => {
     const dir = await makeTempDir('restart');
     dirs.push(dir);
