@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { parsePrometheus, sumSamples, type ParsedSample } from '../../workers/metrics/parse.js';
 import type { StatusSummary } from '../../workers/metrics/summary-types.js';
 import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge-client.js';
+import { formatSize } from '../sizes.js';
 import { CliError, printJson, printTable } from './output.js';
 
 interface StatusOptions {
@@ -90,16 +91,6 @@ async function fetchSidecar(url: string): Promise<SidecarFigures> {
   };
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return i === 0 ? `${Math.round(n)} B` : `${n.toFixed(1)} ${units[i]}`;
-}
-
 const pct = (ratio: number | null) => (ratio === null ? '–' : `${(ratio * 100).toFixed(1)}%`);
 
 function printSummary(s: StatusSummary, sidecar: SidecarFigures | undefined): void {
@@ -107,8 +98,8 @@ function printSummary(s: StatusSummary, sidecar: SidecarFigures | undefined): vo
     ['edge', 'value'],
     [
       ['hit ratio', `${pct(s.requests.hitRatio)} (${s.requests.cached} cached of ${s.requests.total} manifest + blob requests)`],
-      ['upstream bytes saved', `${formatBytes(s.bytes.upstreamAvoided)} (${s.bytes.upstreamAvoided} bytes)`],
-      ['bytes read from upstream', formatBytes(s.bytes.upstreamRead)],
+      ['upstream bytes saved', `${formatSize(s.bytes.upstreamAvoided)} (${s.bytes.upstreamAvoided} bytes)`],
+      ['bytes read from upstream', formatSize(s.bytes.upstreamRead)],
       ['active leases', s.leases.active],
       ['leases granted / waited / expired / taken over', `${s.leases.granted} / ${s.leases.waited} / ${s.leases.expired} / ${s.leases.takeover}`],
       ['digest failures', s.digestFailures],
@@ -119,7 +110,7 @@ function printSummary(s: StatusSummary, sidecar: SidecarFigures | undefined): vo
   if (s.upstreams.length > 0) {
     printTable(
       ['upstream', 'quota left', 'limit', 'requests', 'errors', 'bytes read'],
-      s.upstreams.map((u) => [u.registry, u.ratelimitRemaining ?? 'not reported', u.ratelimitLimit ?? '–', u.requests, u.errors, formatBytes(u.bytes)]),
+      s.upstreams.map((u) => [u.registry, u.ratelimitRemaining ?? 'not reported', u.ratelimitLimit ?? '–', u.requests, u.errors, formatSize(u.bytes)]),
     );
   }
   if (s.sidecars.list.length > 0) {
@@ -133,8 +124,8 @@ function printSummary(s: StatusSummary, sidecar: SidecarFigures | undefined): vo
       [`sidecar ${sidecar.url}`, 'value'],
       [
         ['peers', sidecar.peers],
-        ['store', `${formatBytes(sidecar.storeBytes)} in ${sidecar.storeBlobs} blobs, ${sidecar.evictions} evicted`],
-        ['P2P in / out', `${formatBytes(sidecar.p2pBytesIn)} / ${formatBytes(sidecar.p2pBytesOut)}`],
+        ['store', `${formatSize(sidecar.storeBytes)} in ${sidecar.storeBlobs} blobs, ${sidecar.evictions} evicted`],
+        ['P2P in / out', `${formatSize(sidecar.p2pBytesIn)} / ${formatSize(sidecar.p2pBytesOut)}`],
         ['digest failures', sidecar.digestFailures],
         ['blob requests by source', Object.entries(sidecar.requestsBySource).map(([k, v]) => `${k} ${v}`).join(', ') || '–'],
       ],

@@ -1,4 +1,5 @@
 import type { Connection, Stream } from '@libp2p/interface';
+import { isOciError } from '../../workers/oci/index.js';
 import type { SidecarHooks } from '../hooks.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -24,7 +25,7 @@ export function blobStreamHandler(deps: BlobServerDeps) {
       try {
         request = await readFrame(reader, BlobRequest, AbortSignal.any([deps.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]));
       } catch (err) {
-        if (!(err instanceof ProtocolError) && !(err instanceof Error && err.name === 'OciError')) throw err;
+        if (!(err instanceof ProtocolError) && !isOciError(err)) throw err;
         await reply({ status: 'bad_request', message: err.message.slice(0, 500) });
         await stream.close();
         return;

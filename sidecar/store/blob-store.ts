@@ -1,6 +1,5 @@
 // The sidecar's content-addressed store, spegel style: one small interface, a file-backed
 // implementation and an in-memory fake beside it, both checked by one conformance suite.
-import type { DigestAlgorithm } from '../../workers/oci/index.js';
 
 export interface BlobInfo {
   digest: string;
@@ -44,10 +43,6 @@ export interface BlobStore {
   delete(digest: string): Promise<boolean>;
   list(): Promise<BlobInfo[]>;
   usage(): BlobUsage;
-}
-
-export function algorithmOf(digest: string): DigestAlgorithm {
-  return digest.startsWith('sha512:') ? 'sha512' : 'sha256';
 }
 
 /** Shared by both implementations so they fail the same way. */

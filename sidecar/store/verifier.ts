@@ -1,6 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { OciError, digestMismatch } from '../../workers/oci/index.js';
-import { algorithmOf } from './blob-store.js';
+import { OciError, digestMismatch, parseDigest } from '../../workers/oci/index.js';
 
 /** Running digest and size check shared by the store implementations. */
 export class DigestVerifier {
@@ -11,7 +10,7 @@ export class DigestVerifier {
     readonly digest: string,
     readonly expectedSize?: number,
   ) {
-    this.hash = createHash(algorithmOf(digest));
+    this.hash = createHash(parseDigest(digest).algorithm);
   }
 
   get written(): number {
@@ -31,7 +30,7 @@ export class DigestVerifier {
     if (this.expectedSize !== undefined && this.bytes !== this.expectedSize) {
       throw new OciError('SIZE_INVALID', `got ${this.bytes} bytes for ${this.digest}, expected ${this.expectedSize}`);
     }
-    const actual = `${algorithmOf(this.digest)}:${this.hash.digest('hex')}`;
+    const actual = `${parseDigest(this.digest).algorithm}:${this.hash.digest('hex')}`;
     if (actual !== this.digest) throw digestMismatch(this.digest, actual);
     return this.bytes;
   }

@@ -4,18 +4,19 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { MANIFEST_ACCEPT, MediaType } from '../../workers/oci/media-types.js';
 import { runOk } from './processes.js';
 
 // Test images built without internet: OCI image layouts written by hand (gzip'd tar layers,
 // config JSON, manifest, index) and pushed to a registry with skopeo.
 
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export { MANIFEST_ACCEPT } from '../../workers/oci/media-types.js';
+export const OCI_MANIFEST = MediaType.OciManifest;
+export const OCI_INDEX = MediaType.OciIndex;
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
-export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
-export const MANIFEST_ACCEPT = [OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST].join(', ');
+export const DOCKER_MANIFEST = MediaType.DockerManifest;
+export const DOCKER_MANIFEST_LIST = MediaType.DockerManifestList;
 
 export interface Descriptor {
   mediaType: string;

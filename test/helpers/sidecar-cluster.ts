@@ -7,6 +7,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
+import { sleep } from './processes.js';
 
 export const TEST_TOKEN = 'sidecar-test-token-0123456789';
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -82,7 +83,7 @@ export async function startSidecar(options: SidecarStartOptions): Promise<Sideca
       child.kill('SIGKILL');
       throw new Error(`${options.name} did not start in time:\n${output}`);
     }
-    await sleepMs(100);
+    await sleep(100);
   }
   const url = /http:\s+(http:\/\/\S+)/.exec(output)?.[1] as string;
   const peerId = /peer id:\s+(\S+)/.exec(output)?.[1] as string;
@@ -154,14 +155,12 @@ export async function waitFor(check: () => Promise<boolean> | boolean, options: 
     } catch (err) {
       lastError = err;
     }
-    await sleepMs(options.intervalMs ?? 250);
+    await sleep(options.intervalMs ?? 250);
   }
   throw new Error(`timed out waiting for ${options.what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
 
-export function sleepMs(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep as sleepMs };
 
 /** Writes `size` pseudo-random bytes to a file and returns its path and sha256 digest. */
 export async function makeBlobFile(dir: string, size: number, seed = randomBytes(16)): Promise<{ path: string; digest: string; size: number }> {
