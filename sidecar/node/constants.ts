@@ -1,6 +1,5 @@
 export const PROTOCOL_PREFIX = '/fastreg';
 export const BLOB_PROTOCOL = '/fastreg/blob/1.0.0';
-export const KV_NAMESPACE = 'fastreg';
 /** Caps what a peer may have in flight on one stream; with the pause/resume reader this bounds receiver memory. */
 export const MAX_STREAM_WINDOW = 2 * 1024 * 1024;
 export const DIAL_TIMEOUT_MS = 5_000;

@@ -1,4 +1,4 @@
-import type { PeerId, PeerInfo } from '@libp2p/interface';
+import type { PeerInfo } from '@libp2p/interface';
 import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
 import { sha256 } from 'multiformats/hashes/sha2';
@@ -93,10 +93,6 @@ export class DhtRouter {
     }
     if (values.length === 0) return undefined;
     return decodeEnvelope(values[selectKvRecord(new Uint8Array(), values)] as Uint8Array);
-  }
-
-  peers(): PeerId[] {
-    return this.node.getPeers();
   }
 }
 

@@ -19,8 +19,4 @@ export class PenaltyBox {
     }
     return true;
   }
-
-  list(): string[] {
-    return [...this.until.keys()].filter((peer) => this.isPenalized(peer));
-  }
 }

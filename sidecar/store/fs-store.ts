@@ -107,7 +107,7 @@ export class FsBlobStore implements BlobStore {
     const tempPath = `${finalPath}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
     const handle = await open(tempPath, 'wx', 0o644);
     this.pin(canonical);
-    return new FsBlobWriter(canonical, handle, tempPath, finalPath, new DigestVerifier(canonical, options.expectedSize), {
+    return new FsBlobWriter(canonical, handle, tempPath, new DigestVerifier(canonical, options.expectedSize), {
       publish: async (size) => {
         await this.makeRoom(size, canonical);
         await rename(tempPath, finalPath);
@@ -195,7 +195,6 @@ class FsBlobWriter implements BlobWriter {
     readonly digest: string,
     private readonly handle: FileHandle,
     private readonly tempPath: string,
-    private readonly finalPath: string,
     private readonly verifier: DigestVerifier,
     private readonly hooks: WriterHooks,
   ) {}
