@@ -21,7 +21,7 @@ export function sidecarCommand(hooks?: SidecarHooks): Command {
     .addOption(new Option('--key-file <path>', 'persistent Ed25519 identity; created (mode 0600) if missing (default <storage-dir>/identity.key)').env('FASTREG_KEY_FILE'))
     .addOption(new Option('--psk-file <path>', 'libp2p swarm key: only nodes with the same key can connect').env('FASTREG_PSK_FILE'))
     .addOption(new Option('--new-psk <path>', 'write a new random swarm key to <path> and exit'))
-    .addOption(new Option('--mdns', 'also discover peers on the local network with mDNS').env('FASTREG_MDNS'))
+    .addOption(new Option('--mdns', 'also discover peers on the local network with mDNS; FASTREG_MDNS enables it when set to any value, even 0').env('FASTREG_MDNS'))
     .addOption(new Option('--capacity <size>', 'store capacity, e.g. 10GiB or 500MB; least recently used blobs are evicted').env('FASTREG_CAPACITY').default(DEFAULTS.capacity))
     .addOption(new Option('--discovery-interval <ms>', 'how often to look up service peers').env('FASTREG_DISCOVERY_INTERVAL').default(String(DEFAULTS.discoveryIntervalMs)))
     .addOption(new Option('--reprovide-interval <ms>', 'how often to re-announce held blobs').env('FASTREG_REPROVIDE_INTERVAL').default(String(DEFAULTS.reprovideIntervalMs)))
