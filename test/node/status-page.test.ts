@@ -110,7 +110,7 @@ describe('status page', () => {
     expect(int(upstreamRow[2]!)).toBe(sumSamples(samples, 'fastreg_upstream_ratelimit_limit', { registry: 'docker.io' }));
     const sidecarRow = await page.locator('[data-field="sidecars"] tr').first().locator('td').allTextContents();
     expect(sidecarRow[0]).toBe(sidecar.peerId);
-    expect(sidecarRow[2]).toBe('127.0.0.1');
+    expect(sidecarRow[2]).toBe('ip:127.0.0.1');
     expect(Number(await page.locator('[data-field="sparkline"]').getAttribute('data-points'))).toBeGreaterThanOrEqual(1);
 
     // It refreshes by itself: one more cache hit shows up without a reload.

@@ -1,29 +1,26 @@
-import { RESOURCE_INDEX_NAME, type ServiceRegistry } from '../../durable-objects/service-registry.js';
+import type { ServiceRegistry } from '../../durable-objects/service-registry.js';
+import type { EdgeConfig } from '../config.js';
+import { parseAddress, SiteMap } from '../sites/addresses.js';
+import { MAX_LIVE_SIDECARS } from '../sites/live-sidecars.js';
 import type { SidecarOnline } from './summary-types.js';
 
 export type { SidecarOnline } from './summary-types.js';
 
-/** Bounds for the read side of the status page: resources looked at, sidecars listed. */
-const MAX_RESOURCES = 50;
-const MAX_SIDECARS_PER_RESOURCE = 200;
-
 /**
- * Live sidecar records: every resource in the service index, records with category "sidecar" (how
- * sidecar/edge/http-registrar.ts registers). Read only when /stats or /metrics is asked, never per pull.
+ * The sidecars the site redirect would use (ServiceRegistry.liveSidecars of SIDECAR_RESOURCE), with
+ * their sites as the redirect sees them. Read only when /stats or /metrics is asked, never per pull.
  */
-export async function listSidecars(namespace: DurableObjectNamespace<ServiceRegistry>): Promise<SidecarOnline[]> {
-  const resources = (await namespace.getByName(RESOURCE_INDEX_NAME).listResources(MAX_RESOURCES)).items;
-  const perResource = await Promise.all(
-    resources.map(async (resource) => {
-      const hits = await namespace.getByName(resource.name).search({ category: 'sidecar', limit: MAX_SIDECARS_PER_RESOURCE });
-      return hits.map(({ record }) => ({
-        id: record.id,
-        resource: record.resource,
-        ...(record.endpoint !== undefined && { endpoint: record.endpoint }),
-        ...(record.observedIp !== undefined && { site: record.observedIp }),
-        expiresAt: record.expiresAt,
-      }));
-    }),
-  );
-  return perResource.flat();
+export async function listSidecars(namespace: DurableObjectNamespace<ServiceRegistry>, config: EdgeConfig): Promise<SidecarOnline[]> {
+  const sites = new SiteMap(config.SITES);
+  const live = await namespace.getByName(config.SIDECAR_RESOURCE).liveSidecars(MAX_LIVE_SIDECARS);
+  return live.map((sidecar) => {
+    const address = parseAddress(sidecar.observedIp);
+    return {
+      id: sidecar.id,
+      resource: config.SIDECAR_RESOURCE,
+      endpoint: sidecar.endpoint,
+      ...(address && { site: sites.siteOf(address) }),
+      expiresAt: new Date(sidecar.expiresAt).toISOString(),
+    };
+  });
 }

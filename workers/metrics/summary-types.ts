@@ -4,7 +4,7 @@ export interface SidecarOnline {
   id: string;
   resource: string;
   endpoint?: string;
-  /** The address the edge saw when the sidecar registered: its site (DESIGN §3). */
+  /** Its site as the redirect sees it: a SITES name, or `ip:<address the edge saw on registration>`. */
   site?: string;
   expiresAt: string;
 }
