@@ -47,7 +47,3 @@ export async function serveStoredBlob(bucket: R2Bucket, digest: Digest, method: 
   stats.blobs.bytesFromR2 += object.size;
   return new Response(object.body, { headers: blobHeaders(digest, object.size) });
 }
-
-export async function isBlobStored(bucket: R2Bucket, digest: Digest): Promise<boolean> {
-  return (await bucket.head(blobKey(digest))) !== null;
-}

@@ -4,7 +4,8 @@ import { isDigestLike, parseDigest } from './digest.js';
 export const MAX_NAME_LENGTH = 255;
 // OCI distribution-spec repository name grammar: lowercase path components separated by '/'.
 const NAME_COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+/** OCI tag grammar: 1-128 characters of [A-Za-z0-9_.-], not starting with . or -. */
+export const TAG_GRAMMAR = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 
 /** Validates a repository name; throws NAME_INVALID naming the offending part. */
 export function validateName(name: string): string {
@@ -35,7 +36,7 @@ export function parseReference(reference: string): Reference {
     if (!isDigestLike(reference)) throw new OciError('DIGEST_INVALID', `invalid manifest reference "${reference.slice(0, 80)}"`);
     return { kind: 'digest', digest: parseDigest(reference).value };
   }
-  if (!TAG.test(reference)) {
+  if (!TAG_GRAMMAR.test(reference)) {
     throw new OciError('MANIFEST_INVALID', `invalid tag "${reference.slice(0, 80)}": 1-128 characters of [A-Za-z0-9_.-], not starting with . or -`, {
       status: 400,
     });

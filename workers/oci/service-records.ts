@@ -8,8 +8,7 @@ import { z } from 'zod';
 export const RESOURCE_NAME = /^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$/;
 /** Service ids: 1-128 characters; mixed case so libp2p peer IDs fit. */
 export const SERVICE_ID = /^[A-Za-z0-9](?:[A-Za-z0-9._:-]{0,126}[A-Za-z0-9])?$/;
-/** Owners and tags share the resource grammar (tags may be up to 64 characters). */
-export const OWNER_NAME = RESOURCE_NAME;
+/** Tags share the resource grammar, up to 64 characters. */
 const TAG = /^[a-z0-9](?:[a-z0-9._:-]{0,62}[a-z0-9])?$/;
 const DIGEST_LIKE = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{16,200}$/;
 

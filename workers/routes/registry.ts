@@ -8,13 +8,12 @@ import { fillBlobWithLease } from '../cache/leased-blob-fill.js';
 import { getManifest, manifestSource } from '../cache/manifest-cache.js';
 import { requireToken } from '../middleware/auth.js';
 import { sidecarRedirect } from '../sites/redirect.js';
-import { OciError, parseDigest, parseRegistryPath, type Reference } from '../oci/index.js';
+import { OciError, parseDigest, parseRegistryPath, type Reference, TAG_GRAMMAR } from '../oci/index.js';
 import { readSmallBody } from '../upstream/read-body.js';
 import { pullScope, selectUpstream, type SelectedUpstream } from '../upstream/select.js';
 
 const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
 const MAX_TAG_LIST_BYTES = 4 * 1024 * 1024;
-const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 type RegistryContext = Context<AppEnv>;
 
@@ -99,7 +98,7 @@ async function tagListResponse(c: RegistryContext, upstream: SelectedUpstream): 
     query.set('n', n);
   }
   if (last !== undefined) {
-    if (!TAG_PATTERN.test(last)) throw new OciError('INVALID_REQUEST', 'last must be a tag');
+    if (!TAG_GRAMMAR.test(last)) throw new OciError('INVALID_REQUEST', 'last must be a tag');
     query.set('last', last);
   }
   const search = query.size > 0 ? `?${query.toString()}` : '';

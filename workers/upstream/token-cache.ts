@@ -32,7 +32,3 @@ export function storeToken(upstream: string, scope: string, token: string, expir
   const lifetimeMs = Math.max(0, expiresInSeconds * 1000 - EXPIRY_MARGIN_MS);
   tokens.set(key(upstream, scope), { token, expiresAt: now + lifetimeMs });
 }
-
-export function clearTokenCache(): void {
-  tokens.clear();
-}
