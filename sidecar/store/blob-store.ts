@@ -1,3 +1,5 @@
+import { OciError } from '../../workers/oci/index.js';
+
 // The sidecar's content-addressed store, spegel style: one small interface, a file-backed
 // implementation and an in-memory fake beside it, both checked by one conformance suite.
 
@@ -29,6 +31,16 @@ export interface OpenOptions {
   offset?: number;
   /** Bytes to read from `offset`; the rest of the blob when omitted. */
   length?: number;
+}
+
+/** The byte range an open() reads: offset and length checked against the blob's size (RANGE_INVALID otherwise). */
+export function checkedRange(options: OpenOptions, size: number): { offset: number; length: number } {
+  const offset = options.offset ?? 0;
+  const length = options.length ?? size - offset;
+  if (offset < 0 || length < 0 || offset + length > size) {
+    throw new OciError('RANGE_INVALID', `range ${offset}+${length} is outside blob of ${size} bytes`);
+  }
+  return { offset, length };
 }
 
 export interface BlobStore {

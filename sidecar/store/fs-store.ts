@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OciError, parseDigest } from '../../workers/oci/index.js';
-import { putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions } from './blob-store.js';
+import { checkedRange, putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions } from './blob-store.js';
 import { DigestVerifier } from './verifier.js';
 
 const TEMP_SUFFIX = '.part';
@@ -81,11 +81,7 @@ export class FsBlobStore implements BlobStore {
   async open(digest: string, options: OpenOptions = {}): Promise<AsyncIterable<Uint8Array>> {
     const entry = this.entries.get(parseDigest(digest).value);
     if (!entry) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not stored here`);
-    const offset = options.offset ?? 0;
-    const length = options.length ?? entry.size - offset;
-    if (offset < 0 || length < 0 || offset + length > entry.size) {
-      throw new OciError('RANGE_INVALID', `range ${offset}+${length} is outside blob of ${entry.size} bytes`);
-    }
+    const { offset, length } = checkedRange(options, entry.size);
     // Opened and pinned now, so an eviction between open and read cannot pull the file away.
     const handle = await open(this.pathFor(digest), 'r');
     this.pin(digest);

@@ -1,5 +1,5 @@
 import { OciError, parseDigest } from '../../workers/oci/index.js';
-import { putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions } from './blob-store.js';
+import { checkedRange, putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions } from './blob-store.js';
 import { DigestVerifier } from './verifier.js';
 
 /** In-memory fake of BlobStore for unit tests; same verification rules as the file store. */
@@ -18,11 +18,7 @@ export class MemoryBlobStore implements BlobStore {
   async open(digest: string, options: OpenOptions = {}): Promise<AsyncIterable<Uint8Array>> {
     const bytes = this.blobs.get(parseDigest(digest).value);
     if (!bytes) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not stored here`);
-    const offset = options.offset ?? 0;
-    const length = options.length ?? bytes.byteLength - offset;
-    if (offset < 0 || length < 0 || offset + length > bytes.byteLength) {
-      throw new OciError('RANGE_INVALID', `range ${offset}+${length} is outside blob of ${bytes.byteLength} bytes`);
-    }
+    const { offset, length } = checkedRange(options, bytes.byteLength);
     const slice = bytes.subarray(offset, offset + length);
     return (async function* () {
       for (let at = 0; at < slice.byteLength; at += 64 * 1024) yield slice.subarray(at, at + 64 * 1024);
