@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheus, sumSamples } from '../../workers/metrics/parse.js';
 import { startTestEdge, type TestEdge } from '../helpers/edge.js';
 import { FakeUpstream } from '../helpers/fake-upstream.js';
+import { hostForwarder, pullBlobFrom, type HostForwarder } from '../helpers/lan-hosts.js';
 import { startSidecar, stopAll, waitFor, type SidecarProcess } from '../helpers/sidecar-cluster.js';
 
 // LAN-first delivery end to end (DESIGN §3): a launched edge, an in-process fake upstream, and three
@@ -18,66 +18,20 @@ const NAME = 'library/lanfirst';
 
 let fake: FakeUpstream;
 let edge: TestEdge;
-const forwarders: net.Server[] = [];
+const forwarders: HostForwarder[] = [];
 const sidecars: SidecarProcess[] = [];
-
-/** Listens on `host` and relays each connection to the edge from a socket bound to `host`. */
-async function hostForwarder(host: string, edgeUrl: string): Promise<string> {
-  const target = new URL(edgeUrl);
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect({ host: target.hostname, port: Number(target.port), localAddress: host });
-    inbound.pipe(outbound).pipe(inbound);
-    inbound.on('error', () => outbound.destroy());
-    outbound.on('error', () => inbound.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  forwarders.push(server);
-  return `http://${host}:${(server.address() as net.AddressInfo).port}`;
-}
-
-interface Got {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  digest: string;
-  bytes: number;
-}
-
-/** GET from a client bound to `localAddress`, hashing the body; redirects are not followed. */
-function getFrom(localAddress: string, url: string): Promise<Got> {
-  return new Promise((resolve, reject) => {
-    const request = http.get(url, { localAddress, timeout: 30_000 }, (response) => {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      response.on('data', (chunk: Buffer) => {
-        hash.update(chunk);
-        bytes += chunk.length;
-      });
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, digest: `sha256:${hash.digest('hex')}`, bytes }));
-      response.on('error', reject);
-    });
-    request.on('timeout', () => request.destroy(new Error(`GET ${url} timed out`)));
-    request.on('error', reject);
-  });
-}
-
-/** What a registry client does: GET, and follow one 307 from the same host. */
-async function pull(localAddress: string, digest: string): Promise<{ redirect?: string; final: Got }> {
-  const first = await getFrom(localAddress, `${edge.url}/v2/${NAME}/blobs/${digest}`);
-  if (first.status !== 307) return { final: first };
-  const location = first.headers.location as string;
-  return { redirect: location, final: await getFrom(localAddress, location) };
-}
 
 beforeAll(async () => {
   fake = new FakeUpstream();
   await fake.start();
   edge = await startTestEdge({ upstream: fake.url, vars: { REDIRECT_POLICY: 'rendezvous', SIDECAR_TABLE_TTL_MS: '250' } });
   for (const [i, host] of HOSTS.entries()) {
-    const edgeVia = await hostForwarder(host, edge.url);
+    const forwarder = await hostForwarder(host, edge.url);
+    forwarders.push(forwarder);
     sidecars.push(
       await startSidecar({
         name: `site-${i + 2}`,
-        args: ['--http', `${host}:0`, '--edge', edgeVia, '--heartbeat-interval', '1000'],
+        args: ['--http', `${host}:0`, '--edge', forwarder.url, '--heartbeat-interval', '1000'],
         env: { FASTREG_TOKEN: edge.token },
       }),
     );
@@ -95,7 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopAll(sidecars);
-  for (const server of forwarders) server.close();
+  for (const forwarder of forwarders) forwarder.close();
   await edge?.stop();
   await fake?.stop();
 }, 60_000);
@@ -107,7 +61,7 @@ describe('LAN-first delivery', () => {
     for (const sidecar of sidecars) expect(await sidecar.metric('fastreg_sidecar_served_bytes_total')).toBe(0);
 
     for (const [i, host] of HOSTS.entries()) {
-      const { redirect, final } = await pull(host, digest);
+      const { redirect, final } = await pullBlobFrom(host, edge.url, NAME, digest);
       expect(redirect, `client at ${host}`).toBe(`${sidecars[i]!.url}/v2/${NAME}/blobs/${digest}`);
       expect(final.status).toBe(200);
       expect(final.bytes).toBe(blob.length);
@@ -121,7 +75,7 @@ describe('LAN-first delivery', () => {
     for (const sidecar of sidecars) expect(await sidecar.metric('fastreg_sidecar_blob_fetches_total')).toBeGreaterThanOrEqual(1);
 
     // A second pull from a site is served from that sidecar's store, not the edge or the upstream.
-    const again = await pull(HOSTS[0], digest);
+    const again = await pullBlobFrom(HOSTS[0], edge.url, NAME, digest);
     expect(again.final.digest).toBe(digest);
     expect(await sidecars[0]!.metric('fastreg_sidecar_served_bytes_total')).toBe(2 * blob.length);
     expect(fake.count('GET', `/blobs/${digest}`)).toBe(1);
@@ -138,7 +92,7 @@ describe('LAN-first delivery', () => {
   it('serves a client of a site without sidecars itself, and HEAD is answered by the edge', async () => {
     const blob = randomBytes(200 * 1024);
     const digest = fake.addBlob(blob);
-    const { redirect, final } = await pull('127.0.0.9', digest);
+    const { redirect, final } = await pullBlobFrom('127.0.0.9', edge.url, NAME, digest);
     expect(redirect).toBeUndefined();
     expect(final.status).toBe(200);
     expect(final.digest).toBe(digest);

@@ -1,0 +1,81 @@
+// Simulated hosts on one machine (DESIGN §3): each host is a loopback address (127.0.0.2, .3, …).
+// A host's traffic to the edge leaves from its own address, as it would from behind its own NAT, so
+// the edge sees distinct client addresses and records a sidecar's site from its registration.
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+
+/** The simulated hosts 127.0.0.<first> … 127.0.0.<first+count-1>. */
+export function loopbackHosts(count: number, first = 2): string[] {
+  return Array.from({ length: count }, (_, i) => `127.0.0.${first + i}`);
+}
+
+export interface HostForwarder {
+  url: string;
+  close(): void;
+}
+
+/** Listens on `host` and relays each connection to `targetUrl` from a socket bound to `host`. */
+export async function hostForwarder(host: string, targetUrl: string): Promise<HostForwarder> {
+  const target = new URL(targetUrl);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((inbound) => {
+    const outbound = net.connect({ host: target.hostname, port: Number(target.port), localAddress: host });
+    for (const socket of [inbound, outbound]) {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    }
+    inbound.pipe(outbound).pipe(inbound);
+    inbound.on('error', () => outbound.destroy());
+    outbound.on('error', () => inbound.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return {
+    url: `http://${host}:${(server.address() as net.AddressInfo).port}`,
+    close: () => {
+      server.close();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+export interface HostResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** sha256 of the body, as `sha256:<hex>`. */
+  digest: string;
+  bytes: number;
+}
+
+/** GET from a client bound to `localAddress`, hashing the body as it streams; redirects are not followed. */
+export function getFrom(localAddress: string, url: string, options: { timeoutMs?: number } = {}): Promise<HostResponse> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { localAddress, timeout: options.timeoutMs ?? 30_000 }, (response) => {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      response.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        bytes += chunk.length;
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, digest: `sha256:${hash.digest('hex')}`, bytes }));
+      response.on('error', reject);
+      response.on('aborted', () => reject(new Error(`GET ${url}: response aborted after ${bytes} bytes`)));
+    });
+    request.on('timeout', () => request.destroy(new Error(`GET ${url} timed out`)));
+    request.on('error', reject);
+  });
+}
+
+export interface HostPull {
+  /** The 307 Location, when the edge redirected. */
+  redirect?: string;
+  final: HostResponse;
+}
+
+/** What a registry client does for one blob: GET from the edge, and follow one 307 from the same host. */
+export async function pullBlobFrom(localAddress: string, edgeUrl: string, name: string, digest: string, options: { timeoutMs?: number } = {}): Promise<HostPull> {
+  const first = await getFrom(localAddress, `${edgeUrl}/v2/${name}/blobs/${digest}`, options);
+  if (first.status !== 307) return { final: first };
+  const location = first.headers.location as string;
+  return { redirect: location, final: await getFrom(localAddress, location, options) };
+}
