@@ -1,13 +1,18 @@
 import { EdgeClient } from '../edge-client.js';
 import { ServicesClient } from '../services-client.js';
-import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS } from '../../workers/oci/service-records.js';
+import { MAX_TTL_SECONDS } from '../../workers/oci/service-records.js';
 import type { EdgeRegistrar, SidecarRecord } from './registration.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
-/** A TTL that outlives three heartbeat intervals, so one or two lost heartbeats do not expire the record. */
+const MIN_RECORD_TTL_SECONDS = 3;
+
+/**
+ * Three heartbeat intervals: one or two lost heartbeats do not expire the record, and a sidecar that
+ * died without deregistering stops receiving redirected clients within three intervals.
+ */
 export function recordTtlSeconds(heartbeatIntervalMs: number): number {
-  return Math.min(MAX_TTL_SECONDS, Math.max(DEFAULT_TTL_SECONDS, Math.ceil((3 * heartbeatIntervalMs) / 1000)));
+  return Math.min(MAX_TTL_SECONDS, Math.max(MIN_RECORD_TTL_SECONDS, Math.ceil((3 * heartbeatIntervalMs) / 1000)));
 }
 
 /**

@@ -13,22 +13,29 @@ export interface EdgeRegistrar {
   deregister?(record: SidecarRecord, signal: AbortSignal): Promise<void>;
 }
 
-/** Keeps a record alive: registers, then heartbeats every interval until the signal aborts. */
+const DEREGISTER_TIMEOUT_MS = 2_000;
+
+/**
+ * Keeps a record alive: registers, then heartbeats every interval until the signal aborts; then
+ * deletes the record, so the edge stops redirecting clients to this sidecar at once.
+ */
 export async function keepRegistered(
   registrar: EdgeRegistrar,
   record: () => SidecarRecord,
   options: { intervalMs: number; signal: AbortSignal; log: (message: string) => void },
 ): Promise<void> {
   let registered = false;
+  let mayExist = false;
   while (!options.signal.aborted) {
     try {
       if (registered) await registrar.heartbeat(record(), options.signal);
       else {
+        mayExist = true;
         await registrar.register(record(), options.signal);
         registered = true;
       }
     } catch (err) {
-      if (options.signal.aborted) return;
+      if (options.signal.aborted) break;
       options.log(`edge registration failed (will retry): ${(err as Error).message}`);
       registered = false;
     }
@@ -43,5 +50,11 @@ export async function keepRegistered(
       }, options.intervalMs);
       options.signal.addEventListener('abort', onAbort, { once: true });
     });
+  }
+  if (!mayExist || !registrar.deregister) return;
+  try {
+    await registrar.deregister(record(), AbortSignal.timeout(DEREGISTER_TIMEOUT_MS));
+  } catch (err) {
+    options.log(`edge deregistration failed (the record expires by its TTL): ${(err as Error).message}`);
   }
 }

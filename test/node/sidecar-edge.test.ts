@@ -12,7 +12,14 @@ const blob = randomBytes(3 * 1024 * 1024);
 const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
 const slowBlob = randomBytes(2 * 1024 * 1024);
 const slowDigest = `sha256:${createHash('sha256').update(slowBlob).digest('hex')}`;
-const seen = { blobGets: [] as { peer?: string; path: string }[], registrations: [] as { path: string; auth?: string; body: Record<string, unknown> }[], heartbeats: [] as string[] };
+const nsBlob = randomBytes(256 * 1024);
+const nsDigest = `sha256:${createHash('sha256').update(nsBlob).digest('hex')}`;
+const seen = {
+  blobGets: [] as { peer?: string; path: string }[],
+  registrations: [] as { path: string; auth?: string; body: Record<string, unknown> }[],
+  heartbeats: [] as string[],
+  deletes: [] as string[],
+};
 
 const edge = http.createServer((req, res) => {
   const path = req.url ?? '';
@@ -35,6 +42,12 @@ const edge = http.createServer((req, res) => {
         }, 60);
         return;
       }
+      // Served only for the registry named by ?ns=, as the edge would pick that upstream.
+      if (path === `/v2/team/tool/blobs/${nsDigest}?ns=ghcr.io`) {
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(nsBlob.length) });
+        res.end(nsBlob);
+        return;
+      }
       if (path === `/v2/library/edgeimg/blobs/${digest}`) {
         res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.length), 'Docker-Content-Digest': digest });
         res.end(blob);
@@ -47,6 +60,12 @@ const edge = http.createServer((req, res) => {
     if (req.method === 'PUT' && path.startsWith('/services/')) {
       seen.registrations.push({ path, auth: req.headers.authorization, body: JSON.parse(body) as Record<string, unknown> });
       res.writeHead(201, { 'Content-Type': 'application/json' });
+      res.end('{}');
+      return;
+    }
+    if (req.method === 'DELETE' && path.startsWith('/services/')) {
+      seen.deletes.push(path);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end('{}');
       return;
     }
@@ -125,8 +144,23 @@ describe('sidecar and the edge', () => {
     expect(body.errors[0]?.message).toMatch(/^edge unreachable: /);
   });
 
-  it('the record TTL outlives three heartbeat intervals', () => {
-    expect(recordTtlSeconds(500)).toBe(60);
+  it('passes ?ns= on to the edge, and rejects a malformed one before fetching', async () => {
+    const a = nodes[0]!;
+    const got = await hashGet(`${a.url}/v2/team/tool/blobs/${nsDigest}?ns=ghcr.io`);
+    expect(got.status).toBe(200);
+    expect(got.digest).toBe(nsDigest);
+    expect(seen.blobGets.at(-1)).toEqual({ peer: a.peerId, path: `/v2/team/tool/blobs/${nsDigest}?ns=ghcr.io` });
+    const before = seen.blobGets.length;
+    const bad = await fetch(`${a.url}/v2/team/tool/blobs/sha256:${'3'.repeat(64)}?ns=a%2Fb`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('INVALID_REQUEST');
+    expect(seen.blobGets.length).toBe(before);
+  });
+
+  it('the record TTL is three heartbeat intervals, at least 3 s', () => {
+    expect(recordTtlSeconds(500)).toBe(3);
+    expect(recordTtlSeconds(1_000)).toBe(3);
+    expect(recordTtlSeconds(20_000)).toBe(60);
     expect(recordTtlSeconds(3_600_000)).toBe(10_800);
     expect(recordTtlSeconds(86_400_000)).toBe(259_200);
   });
@@ -137,8 +171,15 @@ describe('sidecar and the edge', () => {
     const registration = seen.registrations[0]!;
     expect(registration.path).toBe(`/services/fastreg/records/${a.peerId}`);
     expect(registration.auth).toBe(`Bearer ${TEST_TOKEN}`);
-    expect(registration.body).toMatchObject({ peerId: a.peerId, endpoint: a.url, category: 'sidecar', ttlSeconds: 60 });
+    expect(registration.body).toMatchObject({ peerId: a.peerId, endpoint: a.url, category: 'sidecar', ttlSeconds: 3 });
     expect(registration.body.multiaddrs).toContain(a.addr);
     expect(seen.heartbeats[0]).toBe(`/services/fastreg/records/${a.peerId}/heartbeat`);
+  });
+
+  it('deletes its record when it stops, so the edge stops sending it clients at once', async () => {
+    const a = nodes[0]!;
+    expect(seen.deletes).toEqual([]);
+    expect(await a.stop()).toBe(0);
+    expect(seen.deletes).toEqual([`/services/fastreg/records/${a.peerId}`]);
   });
 });
