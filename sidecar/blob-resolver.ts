@@ -3,7 +3,7 @@
 // followers wait for it and then read the stored file, so memory stays bounded.
 import type { PeerId } from '@libp2p/interface';
 import { OciError, parseDigest } from '../workers/oci/index.js';
-import type { EdgeBlobSource } from './edge/edge-source.js';
+import type { BlobOrigin, EdgeBlobSource } from './edge/edge-source.js';
 import type { SidecarHooks } from './hooks.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { SidecarLibp2p } from './node/create-node.js';
@@ -40,14 +40,17 @@ export class BlobResolver {
 
   constructor(private readonly deps: ResolverDeps) {}
 
-  /** Makes sure the blob is in the local store, fetching it if needed. */
-  async ensure(digest: string, name?: string): Promise<ResolvedBlob> {
+  /**
+   * Makes sure the blob is in the local store, fetching it if needed. The edge is asked only when
+   * the origin is known. A digest names the same bytes in every registry, so one fetch serves all.
+   */
+  async ensure(digest: string, origin?: BlobOrigin): Promise<ResolvedBlob> {
     const canonical = parseDigest(digest).value;
     const local = await this.deps.store.stat(canonical);
     if (local) return { ...local, source: 'local' };
     let pending = this.inflight.get(canonical);
     if (!pending) {
-      pending = this.fetch(canonical, name).finally(() => this.inflight.delete(canonical));
+      pending = this.fetch(canonical, origin).finally(() => this.inflight.delete(canonical));
       this.inflight.set(canonical, pending);
     }
     return pending;
@@ -62,12 +65,12 @@ export class BlobResolver {
     }
   }
 
-  private async fetch(digest: string, name: string | undefined): Promise<ResolvedBlob> {
+  private async fetch(digest: string, origin: BlobOrigin | undefined): Promise<ResolvedBlob> {
     const signal = AbortSignal.any([this.deps.signal, AbortSignal.timeout(FETCH_TIMEOUT_MS)]);
     const fromPeers = await this.fetchFromPeers(digest, signal);
     let result: ResolvedBlob | undefined = fromPeers;
-    if (!result && this.deps.edge && name) {
-      const blob = await this.deps.edge.fetchBlob(name, digest, signal);
+    if (!result && this.deps.edge && origin) {
+      const blob = await this.deps.edge.fetchBlob(origin, digest, signal);
       if (blob) {
         const info = await this.deps.store.put(blob.body, digest, { expectedSize: blob.size });
         result = { ...info, source: 'edge' };

@@ -6,9 +6,15 @@ export interface EdgeBlob {
   size?: number;
 }
 
+/** Where a client asked for a blob: its repository, and the registry (`?ns=`) when not the edge's default. */
+export interface BlobOrigin {
+  name: string;
+  ns?: string;
+}
+
 export interface EdgeBlobSource {
   /** The blob's bytes, or undefined when the edge does not have it and cannot get it. */
-  fetchBlob(name: string, digest: string, signal: AbortSignal): Promise<EdgeBlob | undefined>;
+  fetchBlob(origin: BlobOrigin, digest: string, signal: AbortSignal): Promise<EdgeBlob | undefined>;
 }
 
 export interface HttpEdgeSourceOptions {
@@ -18,12 +24,13 @@ export interface HttpEdgeSourceOptions {
   fetch?: typeof fetch;
 }
 
-/** `GET <edge>/v2/<name>/blobs/<digest>` with `X-FastReg-Peer`, so the edge never redirects back to a sidecar. */
+/** `GET <edge>/v2/<name>/blobs/<digest>[?ns=]` with `X-FastReg-Peer`, so the edge never redirects back to a sidecar. */
 export class HttpEdgeSource implements EdgeBlobSource {
   constructor(private readonly options: HttpEdgeSourceOptions) {}
 
-  async fetchBlob(name: string, digest: string, signal: AbortSignal): Promise<EdgeBlob | undefined> {
-    const url = new URL(`/v2/${name}/blobs/${digest}`, this.options.edgeUrl);
+  async fetchBlob(origin: BlobOrigin, digest: string, signal: AbortSignal): Promise<EdgeBlob | undefined> {
+    const url = new URL(`/v2/${origin.name}/blobs/${digest}`, this.options.edgeUrl);
+    if (origin.ns) url.searchParams.set('ns', origin.ns);
     const headers: Record<string, string> = { 'X-FastReg-Peer': this.options.peerId, Accept: 'application/octet-stream' };
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
     let response: Response;

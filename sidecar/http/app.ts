@@ -1,6 +1,6 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { MediaType, OciError, contentRange, ociErrorResponse, parseDigest, parseRange, parseRegistryPath, validateName } from '../../workers/oci/index.js';
+import { MediaType, OciError, contentRange, ociErrorResponse, parseDigest, parseRange, parseRegistryNs, parseRegistryPath, validateName } from '../../workers/oci/index.js';
 import type { BlobResolver, BlobSourceName } from '../blob-resolver.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { validateKvKey, MAX_KV_VALUE_BYTES } from '../node/kv-record.js';
@@ -40,7 +40,8 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
   app.notFound((c) => ociErrorResponse(new OciError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path.slice(0, 120)}`), c.req.method));
 
   const serveBlob = async (c: Context<BridgeEnv>, digest: string, name: string | undefined) => {
-    const blob = await deps.resolver.ensure(digest, name);
+    const ns = c.req.query('ns');
+    const blob = await deps.resolver.ensure(digest, name === undefined ? undefined : { name, ...(ns && { ns: parseRegistryNs(ns) }) });
     c.set('source', blob.source);
     const range = parseRange(c.req.header('Range'), blob.size);
     const headers: Record<string, string> = {

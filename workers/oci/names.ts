@@ -78,3 +78,14 @@ export function parseRegistryPath(pathname: string): RegistryPath {
 export function withDockerHubLibrary(name: string): string {
   return name.includes('/') ? name : `library/${name}`;
 }
+
+const NS_GRAMMAR = /^[a-z0-9.-]+(?::[0-9]{1,5})?$/;
+
+/** The `?ns=` parameter (containerd's hosts.toml): a registry host with an optional port, lowercased. */
+export function parseRegistryNs(ns: string): string {
+  const registry = ns.toLowerCase();
+  if (!NS_GRAMMAR.test(registry) || registry.length > MAX_NAME_LENGTH) {
+    throw new OciError('INVALID_REQUEST', `invalid ns parameter "${registry.slice(0, 80)}"`);
+  }
+  return registry;
+}

@@ -10,17 +10,13 @@ export const PEER_HEADER = 'X-FastReg-Peer';
 
 /**
  * A `307` to a sidecar of the client's site for a blob GET, or undefined when the edge should serve
- * it: HEAD (cheap at the edge), requests from sidecars, clients of sites without live sidecars,
- * REDIRECT_POLICY "off", and `?ns=` naming a registry other than DEFAULT_REGISTRY. The client's
- * address is CF-Connecting-IP.
+ * it: HEAD (cheap at the edge), requests from sidecars, clients of sites without live sidecars, and
+ * REDIRECT_POLICY "off". `?ns=` goes along: the sidecar passes it on to the edge when it fills the
+ * blob. The client's address is CF-Connecting-IP.
  */
 export async function sidecarRedirect(c: Context<AppEnv>, name: string, digest: string): Promise<Response | undefined> {
   const config = c.get('config');
   if (config.REDIRECT_POLICY === 'off' || c.req.method !== 'GET' || c.req.header(PEER_HEADER) !== undefined) return undefined;
-  // The sidecar bridge does not pass ?ns= on to the edge yet, so it would fill a blob of another
-  // registry from the default one: such requests stay at the edge until it does.
-  const ns = c.req.query('ns');
-  if (ns !== undefined && ns !== config.DEFAULT_REGISTRY) return undefined;
   const client = parseAddress(c.req.header('CF-Connecting-IP'));
   if (!client) return undefined;
   const sidecars = await sidecarsForClient(config, c.env.SERVICE_REGISTRY, client);
@@ -35,9 +31,10 @@ export async function sidecarRedirect(c: Context<AppEnv>, name: string, digest: 
   }
   if (!base) return undefined;
 
-  const location = `${base}/v2/${name}/blobs/${digest}${ns === undefined ? '' : `?ns=${encodeURIComponent(ns)}`}`;
+  const ns = c.req.query('ns');
+  const location = `${base}/v2/${name}/blobs/${digest}${ns ? `?ns=${encodeURIComponent(ns)}` : ''}`;
   return new Response(null, {
     status: 307,
-    headers: { Location: location, 'Cache-Control': 'no-store', [SOURCE_HEADER]: 'sidecar', 'Docker-Distribution-API-Version': 'registry/2.0' },
+    headers: { Location: location, 'Cache-Control': 'no-store', [SOURCE_HEADER]: 'peer', 'Docker-Distribution-API-Version': 'registry/2.0' },
   });
 }

@@ -1,9 +1,8 @@
 import type { EdgeConfig } from '../config.js';
-import { OciError, withDockerHubLibrary } from '../oci/index.js';
+import { OciError, parseRegistryNs, withDockerHubLibrary } from '../oci/index.js';
 import { UpstreamClient, type Fetcher } from './client.js';
 
 const DOCKER_HUB_NAMES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
-const NS_PATTERN = /^[a-z0-9.-]+(?::[0-9]{1,5})?$/i;
 
 export interface SelectedUpstream {
   registry: string;
@@ -14,10 +13,7 @@ export interface SelectedUpstream {
 
 /** Picks the upstream from `?ns=` (containerd's hosts.toml) or DEFAULT_REGISTRY. Unknown ns → NAME_UNKNOWN. */
 export function selectUpstream(config: EdgeConfig, ns: string | undefined, name: string, fetcher?: Fetcher): SelectedUpstream {
-  const registry = ns === undefined || ns === '' ? config.DEFAULT_REGISTRY : ns.toLowerCase();
-  if (!NS_PATTERN.test(registry) || registry.length > 255) {
-    throw new OciError('INVALID_REQUEST', `invalid ns parameter "${registry.slice(0, 80)}"`);
-  }
+  const registry = ns === undefined || ns === '' ? config.DEFAULT_REGISTRY : parseRegistryNs(ns);
   const baseUrl = config.upstreams.get(registry);
   if (!baseUrl) {
     throw new OciError('NAME_UNKNOWN', `registry "${registry}" is not configured as an upstream of this mirror`, {
