@@ -157,17 +157,21 @@ export class ServiceRegistry extends DurableObject<Env> {
     return { ok: true, value: record };
   }
 
-  /** Extends the record's life by its TTL from now. */
-  async heartbeat(id: string, actor: Actor): Promise<RegistryResult<ServiceRecord>> {
+  /**
+   * Extends the record's life by its TTL from now, and records the address the heartbeat came from:
+   * a sidecar whose address changed (DHCP, another NAT) moves to its new site without re-registering.
+   */
+  async heartbeat(id: string, actor: Actor, observedIp?: string): Promise<RegistryResult<ServiceRecord>> {
     const record = this.getRecord(id);
     if (!record) return { ok: false, code: 'NOT_FOUND', message: `no record "${id}" (it may have expired)` };
     if (!actor.admin && record.owner !== actor.identity) {
       return { ok: false, code: 'DENIED', message: `record "${id}" belongs to "${record.owner}"` };
     }
     const expiresAt = Date.now() + record.ttlSeconds * 1000;
-    const renewed = { ...record, expiresAt: new Date(expiresAt).toISOString() };
+    const renewed = { ...record, expiresAt: new Date(expiresAt).toISOString(), ...(observedIp !== undefined && { observedIp }) };
     this.sql.exec(`UPDATE records SET expires_at = ?, body = ? WHERE id = ?`, expiresAt, JSON.stringify(renewed), id);
     await this.scheduleExpiry(expiresAt);
+    if (renewed.observedIp !== record.observedIp) this.emit('update', renewed);
     return { ok: true, value: renewed };
   }
 

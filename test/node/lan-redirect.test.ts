@@ -83,7 +83,7 @@ describe('LAN-first delivery', () => {
     await waitFor(
       async () => {
         const samples = parsePrometheus(await (await fetch(`${edge.url}/metrics`)).text());
-        return sumSamples(samples, 'fastreg_edge_requests_total', { route: 'blob', status: '307', source: 'sidecar' }) === 4;
+        return sumSamples(samples, 'fastreg_edge_requests_total', { route: 'blob', status: '307', source: 'peer' }) === 4;
       },
       { timeoutMs: 15_000, intervalMs: 250, what: 'edge metrics counting 4 redirects' },
     );

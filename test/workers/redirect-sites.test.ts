@@ -73,7 +73,7 @@ describe('site redirect', () => {
     const redirected = await blobGet(name, digest, '10.0.0.7', vars, { query: '?ns=docker.io' });
     expect(redirected.status).toBe(307);
     expect(redirected.headers.get('Location')).toBe(`http://192.168.1.10:5050/v2/${name}/blobs/${digest}?ns=docker.io`);
-    expect(redirected.headers.get('X-FastReg-Source')).toBe('sidecar');
+    expect(redirected.headers.get('X-FastReg-Source')).toBe('peer');
     // The redirect cost the upstream nothing.
     expect(await upstreamLog(digest)).toHaveLength(0);
 
@@ -130,6 +130,23 @@ describe('site redirect', () => {
     await expectServedByEdge(await blobGet(name, digest, '10.0.3.7', vars), text);
   });
 
+  it("a heartbeat from a new address moves the sidecar to that address's site", async () => {
+    const resource = freshResource();
+    const vars = { SIDECAR_RESOURCE: resource };
+    await register(resource, 'peerM1234567890abcdef', '10.0.12.7', 'http://10.0.12.7:5050');
+    const text = `moved ${crypto.randomUUID()}`;
+    const { digest } = await addBlob({ text });
+    const name = uniqueName('moved');
+    expect((await blobGet(name, digest, '10.0.12.7', vars)).status).toBe(307);
+    await expectServedByEdge(await blobGet(name, digest, '10.0.13.7', vars), text);
+
+    const beat = await call(`/services/${resource}/records/peerM1234567890abcdef/heartbeat`, { method: 'POST', ip: '10.0.13.7', headers: { Authorization: `Bearer ${ADMIN}` } });
+    expect(beat.status).toBe(200);
+    expect(((await beat.json()) as { observedIp?: string }).observedIp).toBe('10.0.13.7');
+    expect((await blobGet(name, digest, '10.0.13.7', vars)).status).toBe(307);
+    await expectServedByEdge(await blobGet(name, digest, '10.0.12.7', vars), text);
+  });
+
   it('never hands a sidecar on its default loopback bridge to a client on another host', async () => {
     const resource = freshResource();
     const vars = { SIDECAR_RESOURCE: resource };
@@ -145,15 +162,20 @@ describe('site redirect', () => {
     expect(res.headers.get('Location')).toBe(`http://127.0.0.5:5050/v2/library/lo/blobs/${digest}`);
   });
 
-  it('keeps a blob of a registry other than the default (?ns=) at the edge: the sidecar would fill it from the default one', async () => {
+  it('redirects a blob of any configured registry (?ns=) with ns in the Location; an unknown or malformed ns is a 4xx, not a redirect', async () => {
     const resource = freshResource();
     const vars = { SIDECAR_RESOURCE: resource };
     await register(resource, 'peerN1234567890abcdef', '10.0.11.7', 'http://10.0.11.7:5050');
-    const text = `ghcr ${crypto.randomUUID()}`;
-    const { digest } = await addBlob({ text });
+    const { digest } = await addBlob({ text: `ghcr ${crypto.randomUUID()}` });
     const name = uniqueName('ns');
-    await expectServedByEdge(await blobGet(name, digest, '10.0.11.7', vars, { query: '?ns=ghcr.io' }), text);
-    expect((await blobGet(name, digest, '10.0.11.7', vars, { query: '?ns=docker.io' })).status).toBe(307);
+    const ghcr = await blobGet(name, digest, '10.0.11.7', vars, { query: '?ns=ghcr.io' });
+    expect(ghcr.status).toBe(307);
+    expect(ghcr.headers.get('Location')).toBe(`http://10.0.11.7:5050/v2/${name}/blobs/${digest}?ns=ghcr.io`);
+    const unknown = await blobGet(name, digest, '10.0.11.7', vars, { query: '?ns=quay.io' });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('NAME_UNKNOWN');
+    const malformed = await blobGet(name, digest, '10.0.11.7', vars, { query: '?ns=a%2Fb' });
+    expect(malformed.status).toBe(400);
   });
 
   it('ServiceRegistry.liveSidecars returns only unexpired records with an endpoint and an observed address, slimmed', async () => {

@@ -91,7 +91,7 @@ export function serviceRoutes(): Hono<ServicesEnv> {
 
   app.post('/:resource/records/:id/heartbeat', write, async (c) => {
     const name = resourceParam(c);
-    return c.json(unwrap(await registry(c, name).heartbeat(idParam(c), c.get('actor'))));
+    return c.json(unwrap(await registry(c, name).heartbeat(idParam(c), c.get('actor'), c.req.header('CF-Connecting-IP'))));
   });
 
   app.get('/:resource/search', read, async (c) => {
