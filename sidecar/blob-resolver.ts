@@ -26,6 +26,8 @@ export interface ResolverDeps {
   metrics: SidecarMetrics;
   hooks: SidecarHooks;
   edge?: EdgeBlobSource;
+  /** See PEER_IDLE_TIMEOUT_MS. */
+  idleTimeoutMs: number;
   log: (message: string) => void;
   signal: AbortSignal;
 }

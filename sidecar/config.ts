@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { RESOURCE_NAME } from '../workers/oci/service-records.js';
+import { PEER_IDLE_TIMEOUT_MS } from './node/constants.js';
 import { parseSize } from './sizes.js';
 
 export const DEFAULTS = {
@@ -14,6 +15,7 @@ export const DEFAULTS = {
   discoveryIntervalMs: 30_000,
   reprovideIntervalMs: 10 * 60_000,
   heartbeatIntervalMs: 20_000,
+  peerIdleTimeoutMs: PEER_IDLE_TIMEOUT_MS,
   storageDir: join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'fastreg', 'sidecar'),
 } as const;
 
@@ -59,6 +61,7 @@ export const SidecarConfigSchema = z
     discoveryInterval: intervalMs.default(DEFAULTS.discoveryIntervalMs),
     reprovideInterval: intervalMs.default(DEFAULTS.reprovideIntervalMs),
     heartbeatInterval: intervalMs.default(DEFAULTS.heartbeatIntervalMs),
+    peerIdleTimeout: intervalMs.default(DEFAULTS.peerIdleTimeoutMs),
   })
   .transform((config) => ({ ...config, keyFile: config.keyFile ?? join(config.storageDir, 'identity.key') }));
 
@@ -80,6 +83,7 @@ const FLAG_NAMES: Record<string, string> = {
   discoveryInterval: '--discovery-interval',
   reprovideInterval: '--reprovide-interval',
   heartbeatInterval: '--heartbeat-interval',
+  peerIdleTimeout: '--peer-idle-timeout',
 };
 
 /** Validates once; every problem is reported with the flag it came from. */

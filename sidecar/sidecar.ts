@@ -63,11 +63,12 @@ export class Sidecar {
       metrics,
       hooks,
       edge: config.edge ? new HttpEdgeSource({ edgeUrl: config.edge, peerId, token: config.token }) : undefined,
+      idleTimeoutMs: config.peerIdleTimeout,
       log,
       signal,
     });
     metrics.bind({ peers: () => node.getPeers().length, store: () => store.usage() });
-    await node.handle(BLOB_PROTOCOL, blobStreamHandler({ store, metrics, hooks, signal }), { maxInboundStreams: 256 });
+    await node.handle(BLOB_PROTOCOL, blobStreamHandler({ store, metrics, hooks, idleTimeoutMs: config.peerIdleTimeout, signal }), { maxInboundStreams: 256 });
     if (config.mdns) {
       node.addEventListener('peer:discovery', (event) => {
         // libp2p does not dial what mDNS finds; do it here.

@@ -26,6 +26,7 @@ export function sidecarCommand(hooks?: SidecarHooks): Command {
     .addOption(new Option('--discovery-interval <ms>', 'how often to look up service peers').env('FASTREG_DISCOVERY_INTERVAL').default(String(DEFAULTS.discoveryIntervalMs)))
     .addOption(new Option('--reprovide-interval <ms>', 'how often to re-announce held blobs').env('FASTREG_REPROVIDE_INTERVAL').default(String(DEFAULTS.reprovideIntervalMs)))
     .addOption(new Option('--heartbeat-interval <ms>', 'how often to heartbeat the edge service record (with --edge)').env('FASTREG_HEARTBEAT_INTERVAL').default(String(DEFAULTS.heartbeatIntervalMs)))
+    .addOption(new Option('--peer-idle-timeout <ms>', 'cut a P2P transfer that moves no bytes for this long; a cut download resumes from another provider or the edge').env('FASTREG_PEER_IDLE_TIMEOUT').default(String(DEFAULTS.peerIdleTimeoutMs)))
     .addHelpText('after', '\nWrites to the HTTP bridge (PUT /blobs, PUT /kv) need FASTREG_TOKEN (also used for the edge).')
     .action(async (options: Record<string, unknown>) => {
       if (typeof options.newPsk === 'string') {
@@ -53,6 +54,7 @@ export function sidecarCommand(hooks?: SidecarHooks): Command {
           discoveryInterval: options.discoveryInterval as string,
           reprovideInterval: options.reprovideInterval as string,
           heartbeatInterval: options.heartbeatInterval as string,
+          peerIdleTimeout: options.peerIdleTimeout as string,
         } as never);
       } catch (err) {
         if (err instanceof ConfigError) throw new CliError(err.message, 2);

@@ -4,6 +4,7 @@ import type { SidecarLibp2p } from '../node/create-node.js';
 import type { SidecarHooks } from '../hooks.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { BlobWriter } from '../store/blob-store.js';
+import { IdleWatchdog } from './idle-watchdog.js';
 import { StreamReader, writeChunk } from './stream-io.js';
 import { BlobResponse, ProtocolError, WIRE_VERSION, encodeFrame, readFrame } from './wire.js';
 
@@ -31,12 +32,14 @@ export async function fetchFromPeer(
   node: SidecarLibp2p,
   peer: PeerId,
   writer: BlobWriter,
-  deps: { metrics: SidecarMetrics; hooks: SidecarHooks; expectedSize?: number; signal: AbortSignal },
+  deps: { metrics: SidecarMetrics; hooks: SidecarHooks; expectedSize?: number; idleTimeoutMs: number; signal: AbortSignal },
 ): Promise<PeerFetchResult> {
   const dialSignal = AbortSignal.any([deps.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]);
   const stream = await node.dialProtocol(peer, BLOB_PROTOCOL, { signal: dialSignal });
   const reader = new StreamReader(stream);
   const start = writer.written;
+  const idle = new IdleWatchdog(deps.idleTimeoutMs, `fetch of ${writer.digest} from ${peer}`);
+  const signal = AbortSignal.any([deps.signal, idle.signal]);
   try {
     await writeChunk(stream, encodeFrame({ v: WIRE_VERSION, digest: writer.digest, offset: start }), deps.signal);
     const header = await readFrame(reader, BlobResponse, dialSignal);
@@ -50,8 +53,9 @@ export async function fetchFromPeer(
     }
     const size = header.size;
     for (;;) {
-      const chunk = await reader.read(deps.signal);
+      const chunk = await reader.read(signal);
       if (!chunk) break;
+      idle.touch();
       if (writer.written + chunk.byteLength > size) throw new PeerMisbehavedError(`${peer} sent more than ${size} bytes`);
       if (deps.hooks.beforeReceiveChunk) await deps.hooks.beforeReceiveChunk(chunk.byteLength);
       await writer.write(chunk);
@@ -64,6 +68,7 @@ export async function fetchFromPeer(
     stream.abort(err instanceof Error ? err : new Error(String(err)));
     throw err;
   } finally {
+    idle.dispose();
     reader.dispose();
   }
 }

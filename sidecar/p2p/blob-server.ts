@@ -3,6 +3,7 @@ import { isOciError } from '../../workers/oci/index.js';
 import type { SidecarHooks } from '../hooks.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { BlobStore } from '../store/blob-store.js';
+import { IdleWatchdog } from './idle-watchdog.js';
 import { StreamReader, writeChunk } from './stream-io.js';
 import { BlobRequest, ProtocolError, WIRE_VERSION, encodeFrame, readFrame, type BlobResponse } from './wire.js';
 
@@ -12,6 +13,8 @@ export interface BlobServerDeps {
   store: BlobStore;
   metrics: SidecarMetrics;
   hooks: SidecarHooks;
+  /** A receiver that takes no bytes for this long is dropped, freeing the stream and the open file. */
+  idleTimeoutMs: number;
   signal: AbortSignal;
 }
 
@@ -51,12 +54,19 @@ export function blobStreamHandler(deps: BlobServerDeps) {
         throw err;
       }
       let offset = request.offset;
-      for await (const chunk of { [Symbol.asyncIterator]: () => source }) {
-        if (deps.hooks.beforeServeChunk) await deps.hooks.beforeServeChunk(chunk.byteLength);
-        const bytes = deps.hooks.mutateServed ? deps.hooks.mutateServed(chunk, offset) : chunk;
-        await writeChunk(stream, bytes, deps.signal);
-        offset += chunk.byteLength;
-        deps.metrics.p2pBytesOut.inc(chunk.byteLength);
+      const idle = new IdleWatchdog(deps.idleTimeoutMs, `serving ${request.digest}`);
+      const signal = AbortSignal.any([deps.signal, idle.signal]);
+      try {
+        for await (const chunk of { [Symbol.asyncIterator]: () => source }) {
+          if (deps.hooks.beforeServeChunk) await deps.hooks.beforeServeChunk(chunk.byteLength);
+          const bytes = deps.hooks.mutateServed ? deps.hooks.mutateServed(chunk, offset) : chunk;
+          await writeChunk(stream, bytes, signal);
+          idle.touch();
+          offset += chunk.byteLength;
+          deps.metrics.p2pBytesOut.inc(chunk.byteLength);
+        }
+      } finally {
+        idle.dispose();
       }
       await stream.close({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (err) {

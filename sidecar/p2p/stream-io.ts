@@ -14,6 +14,8 @@ export class StreamClosedError extends Error {
 
 /** Waits for the stream's send buffer to drain when `send()` said it is full. */
 export async function writeChunk(stream: MessageStream, data: Uint8Array, signal?: AbortSignal): Promise<void> {
+  // An abort event never fires again for a signal that is already aborted.
+  signal?.throwIfAborted();
   stream.send(data);
   if (!stream.writableNeedsDrain) return;
   await new Promise<void>((resolve, reject) => {

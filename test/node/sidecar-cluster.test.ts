@@ -199,6 +199,24 @@ describe('sidecar cluster (separate processes on loopback)', () => {
     expect(received).toBe(blob.size);
   });
 
+  it('a stalled provider is cut after --peer-idle-timeout instead of hanging the download', async () => {
+    const blob = await makeBlobFile(work, 2 * MB);
+    // 4 KB/s: the first 64 KiB chunk waits ~16 s, far past the receiver's 1 s idle limit.
+    const stalled = await start({ name: 'stalled', bootstrap: [nodes[0]!.addr], env: { FASTREG_TEST_SERVE_BPS: '4096' } });
+    const receiver = await start({ name: 'impatient', bootstrap: [nodes[4]!.addr], args: ['--peer-idle-timeout', '1000'] });
+    expect((await putBlobFile(stalled.url, blob.digest, blob.path)).status).toBe(201);
+    await waitFor(async () => (await providersOf(receiver, blob.digest)).includes(stalled.peerId), { timeoutMs: 15_000, what: 'stalled provider listed' });
+    const alone = await fetch(`${receiver.url}/blobs/${blob.digest}`, { signal: AbortSignal.timeout(12_000) });
+    expect(alone.status).toBe(404);
+    expect(receiver.output()).toMatch(/no bytes moved for 1000 ms/);
+    // With an honest provider as well, the download completes whichever provider is tried first.
+    expect((await putBlobFile(nodes[2]!.url, blob.digest, blob.path)).status).toBe(201);
+    await waitFor(async () => (await providersOf(receiver, blob.digest)).includes(nodes[2]!.peerId), { timeoutMs: 15_000, what: 'honest provider listed' });
+    const got = await hashGet(`${receiver.url}/blobs/${blob.digest}`);
+    expect(got.status).toBe(200);
+    expect(got.digest).toBe(blob.digest);
+  });
+
   it('the mesh holds without the bootstrap node', async () => {
     await nodes[0]!.stop();
     const blob = await makeBlobFile(work, 256 * 1024);
