@@ -13,14 +13,11 @@ export function requireToken({ skip, realm = 'fastreg' }: RequireTokenOptions = 
   return async (c, next) => {
     const config = c.get('config');
     if (skip?.(config)) return next();
-    const expected = config.FASTREG_TOKEN;
-    const challenge = { 'WWW-Authenticate': `Bearer realm="${realm}"` };
-    if (!expected) {
-      throw new OciError('UNAUTHORIZED', 'this endpoint needs FASTREG_TOKEN, which is not configured on the edge', { headers: challenge });
+    if (!config.FASTREG_TOKEN) {
+      throw new OciError('UNAUTHORIZED', 'this endpoint needs FASTREG_TOKEN, which is not configured on the edge', { headers: challenge(realm) });
     }
-    const presented = bearerToken(c.req.header('Authorization'));
-    if (presented === undefined) throw new OciError('UNAUTHORIZED', 'missing bearer token', { headers: challenge });
-    if (!timingSafeEqual(presented, expected)) throw new OciError('UNAUTHORIZED', 'invalid bearer token', { headers: challenge });
+    // Owner tokens name service-record owners; they do not open admin endpoints.
+    if (!identifyBearer(config, c.req.header('Authorization'), realm).admin) throw new OciError('UNAUTHORIZED', 'invalid bearer token', { headers: challenge(realm) });
     await next();
   };
 }
@@ -46,9 +43,8 @@ export interface TokenIdentity {
 
 /** Resolves the request's bearer token to an identity; throws UNAUTHORIZED (with a challenge) when it matches none. */
 export function identifyBearer(config: AppEnv['Variables']['config'], authorization: string | undefined, realm = 'fastreg'): TokenIdentity {
-  const challenge = { 'WWW-Authenticate': `Bearer realm="${realm}"` };
   const presented = bearerToken(authorization);
-  if (presented === undefined) throw new OciError('UNAUTHORIZED', 'missing bearer token', { headers: challenge });
+  if (presented === undefined) throw new OciError('UNAUTHORIZED', 'missing bearer token', { headers: challenge(realm) });
   if (config.FASTREG_TOKEN !== undefined && timingSafeEqual(presented, config.FASTREG_TOKEN)) return { identity: 'admin', admin: true };
   let owner: string | undefined;
   // Compare against every token so the time taken does not reveal which owner matched.
@@ -56,5 +52,9 @@ export function identifyBearer(config: AppEnv['Variables']['config'], authorizat
     if (timingSafeEqual(presented, token)) owner = name;
   }
   if (owner !== undefined) return { identity: owner, admin: false };
-  throw new OciError('UNAUTHORIZED', 'invalid bearer token', { headers: challenge });
+  throw new OciError('UNAUTHORIZED', 'invalid bearer token', { headers: challenge(realm) });
+}
+
+function challenge(realm: string): Record<string, string> {
+  return { 'WWW-Authenticate': `Bearer realm="${realm}"` };
 }
