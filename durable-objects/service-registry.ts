@@ -52,10 +52,24 @@ export class ServiceRegistry extends DurableObject<Env> {
   // ---- resource ----
 
   getResource(): ResourceInfo | null {
-    const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'resource'`).toArray()[0];
-    if (!row) return null;
+    const stored = this.storedResource();
+    if (!stored) return null;
     const records = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM records WHERE expires_at > ?`, Date.now()).one().n;
-    return { ...(JSON.parse(row.value) as Omit<ResourceInfo, 'records'>), records };
+    return { ...stored, records };
+  }
+
+  private storedResource(): Omit<ResourceInfo, 'records'> | null {
+    const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'resource'`).toArray()[0];
+    return row ? (JSON.parse(row.value) as Omit<ResourceInfo, 'records'>) : null;
+  }
+
+  /** The resource is listed in the index object; until then every record write asks the caller to list it. */
+  markIndexed(): void {
+    this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', '1')`);
+  }
+
+  private isIndexed(): boolean {
+    return this.sql.exec(`SELECT 1 FROM meta WHERE key = 'indexed'`).toArray().length > 0;
   }
 
   /** Creates the resource, or updates its description (owner or admin only). */
@@ -112,9 +126,8 @@ export class ServiceRegistry extends DurableObject<Env> {
     input: RecordInput,
     actor: Actor,
     observedIp?: string,
-  ): Promise<RegistryResult<{ record: ServiceRecord; created: boolean; resourceCreated: boolean }>> {
-    const resourceCreated = !this.getResource();
-    if (resourceCreated) this.putResource(resource, {}, actor);
+  ): Promise<RegistryResult<{ record: ServiceRecord; created: boolean; resourceToIndex?: Omit<ResourceInfo, 'records'> }>> {
+    if (!this.storedResource()) this.putResource(resource, {}, actor);
     const previous = this.getRecord(id);
     if (previous && !actor.admin && previous.owner !== actor.identity) {
       return { ok: false, code: 'DENIED', message: `record "${id}" belongs to "${previous.owner}"` };
@@ -143,7 +156,8 @@ export class ServiceRegistry extends DurableObject<Env> {
     this.writeRecord(record, now + ttlSeconds * 1000);
     await this.scheduleExpiry(now + ttlSeconds * 1000);
     this.emit(previous ? 'update' : 'add', record);
-    return { ok: true, value: { record, created: !previous, resourceCreated } };
+    const resourceToIndex = this.isIndexed() ? undefined : (this.storedResource() ?? undefined);
+    return { ok: true, value: { record, created: !previous, ...(resourceToIndex && { resourceToIndex }) } };
   }
 
   async deleteRecord(id: string, actor: Actor): Promise<RegistryResult<ServiceRecord>> {

@@ -111,6 +111,20 @@ describe('service records: add, get, list, delete', () => {
     expect(names).toContain(implicit);
     expect((await call('GET', `/services/${freshResource('missing')}`)).status).toBe(404);
   });
+
+  it('a resource whose index entry was never written (the index call failed) is listed again by its next record write', async () => {
+    const resource = freshResource('healed');
+    expect((await put(resource, 'a', record('a'))).status).toBe(201);
+    const indexed = (name: string) =>
+      runInDurableObject(env.SERVICE_REGISTRY.getByName('_index'), (_instance, state) => state.storage.sql.exec('SELECT 1 FROM resources WHERE name = ?', name).toArray().length === 1);
+    expect(await indexed(resource)).toBe(true);
+    // The state a failed index call leaves: the resource exists, the index does not list it.
+    await runInDurableObject(env.SERVICE_REGISTRY.getByName('_index'), (_instance, state) => void state.storage.sql.exec('DELETE FROM resources WHERE name = ?', resource));
+    await runInDurableObject(env.SERVICE_REGISTRY.getByName(resource), (_instance, state) => void state.storage.sql.exec(`DELETE FROM meta WHERE key = 'indexed'`));
+    expect(await indexed(resource)).toBe(false);
+    expect((await put(resource, 'b', record('b'))).status).toBe(201);
+    expect(await indexed(resource)).toBe(true);
+  });
 });
 
 describe('service records: search', () => {

@@ -46,6 +46,7 @@ export function serviceRoutes(): Hono<ServicesEnv> {
     const input = parse(resourceInputSchema, await readJson(c));
     const { resource, created } = unwrap(await registry(c, name).putResource(name, input, c.get('actor')));
     await index(c).indexResource(resource);
+    await registry(c, name).markIndexed();
     return c.json(resource, created ? 201 : 200);
   });
 
@@ -68,9 +69,10 @@ export function serviceRoutes(): Hono<ServicesEnv> {
     const input = parse(recordInputSchema, await readJson(c));
     const observedIp = c.req.header('CF-Connecting-IP');
     const result = unwrap(await registry(c, name).putRecord(name, id, input, c.get('actor'), observedIp));
-    if (result.resourceCreated) {
-      const resource = await registry(c, name).getResource();
-      if (resource) await index(c).indexResource(resource);
+    // Listed in the index until that succeeds once: a failure here is healed by the next write.
+    if (result.resourceToIndex) {
+      await index(c).indexResource(result.resourceToIndex);
+      await registry(c, name).markIndexed();
     }
     return c.json(result.record, result.created ? 201 : 200);
   });
