@@ -4,11 +4,13 @@ import { startEdge, type RunningEdge } from '../scripts/edge-launcher.js';
 import { OciLayout, pushImage, registryDigests } from '../test/helpers/images.js';
 import { makeTempDir, run } from '../test/helpers/processes.js';
 import { startRegistry, type RunningRegistry } from '../test/helpers/registry.js';
+import { rawTcpSeconds } from './raw-tcp.js';
 
 // Blob GET throughput on loopback, in one run, through three paths to the same upstream blob:
 // FastReg (the launched edge), distribution's pull-through cache, and the upstream directly.
 // A cold burst of concurrent GETs for one uncached blob counts the upstream fetches each mirror makes.
 // The client is curl (its own process, writing to /dev/null), so client CPU barely counts.
+// Raw loopback TCP moving the same number of bytes, in the same run, is the ceiling.
 
 export interface EdgeBenchOptions {
   blobBytes: number;
@@ -37,9 +39,13 @@ export interface EdgeBenchResult {
   blobBytes: number;
   edgeVars: Record<string, string>;
   targets: { fastreg: TargetResult; pullThroughCache: TargetResult; direct: TargetResult };
+  /** Raw loopback TCP moving blobBytes (one connection, sender in its own process), MB/s per run and median. */
+  rawTcp?: { samplesMBps: number[]; medianMBps: number };
   ratios: {
     warmFastregVsPullThrough: number;
     warmFastregVsDirect: number;
+    /** Warm FastReg throughput over raw loopback TCP's (target ≥ 0.5). */
+    warmFastregVsRawTcp?: number;
     coldFastregVsPullThrough: number;
     /** Cold time through FastReg divided by a direct pull's time (target ≤ 1.2). */
     coldTimeFastregVsDirect: number;
@@ -89,6 +95,14 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeBench
     for (let i = 0; i < options.warmRuns + 1; i++) direct.push(await measure(`direct #${i + 1}`, upstream.url));
     const directResult: TargetResult = { warm: direct.slice(1), warmMedianMBps: median(direct.slice(1).map((s) => s.mbPerSecond)) };
 
+    log('raw loopback TCP (the ceiling)');
+    const rawTcpSamples: number[] = [];
+    for (let i = 0; i < options.warmRuns; i++) {
+      rawTcpSamples.push(blob.size / 1e6 / (await rawTcpSeconds(blob.size)));
+      log(`  raw TCP #${i + 1}                   ${rawTcpSamples[i]!.toFixed(0).padStart(6)} MB/s`);
+    }
+    const rawTcp = { samplesMBps: rawTcpSamples.map(Math.round), medianMBps: median(rawTcpSamples) };
+
     const target = async (label: string, base: string): Promise<TargetResult> => {
       log(label);
       const cold = await measure('cold (first GET)', base);
@@ -106,12 +120,7 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeBench
       log(`cold burst: ${options.burstClients} concurrent GETs of one uncached ${(options.burstBlobBytes / 1e6).toFixed(0)} MB blob`);
       const burstPath = `/v2/${REPO}/blobs/${burstBlob.digest}`;
       // The upstream's own access log: GETs answered and bytes written for the burst blob.
-      const upstreamTotals = () => {
-        const lines = upstream!
-          .logLines()
-          .filter((line) => line.msg === 'response completed' && line['http.request.method'] === 'GET' && String(line['http.request.uri'] ?? '').includes(`/blobs/${burstBlob.digest}`));
-        return { gets: lines.length, bytes: lines.reduce((sum, line) => sum + (Number(line['http.response.written']) || 0), 0) };
-      };
+      const upstreamTotals = () => upstream!.blobReads(burstBlob.digest);
       // A mirror may still be filling (or its upstream response still logging) when the clients are done.
       const settle = () => sleep(1_500);
       const before = upstreamTotals();
@@ -147,9 +156,11 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeBench
       blobBytes: blob.size,
       edgeVars: options.edgeVars,
       targets: { fastreg, pullThroughCache, direct: directResult },
+      rawTcp,
       ratios: {
         warmFastregVsPullThrough: fastreg.warmMedianMBps / pullThroughCache.warmMedianMBps,
         warmFastregVsDirect: fastreg.warmMedianMBps / directResult.warmMedianMBps,
+        warmFastregVsRawTcp: fastreg.warmMedianMBps / rawTcp.medianMBps,
         coldFastregVsPullThrough: fastreg.cold!.mbPerSecond / pullThroughCache.cold!.mbPerSecond,
         coldTimeFastregVsDirect: fastreg.cold!.seconds / median(direct.map((s) => s.seconds)),
       },
@@ -204,7 +215,7 @@ function peakRssMB(pids: number[]): number | null {
   return peak;
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;

@@ -8,20 +8,17 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import net from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildCliBundle } from '../sidecar/build.js';
 import { MAX_STREAM_WINDOW } from '../sidecar/node/constants.js';
 import { createSidecarNode, type SidecarLibp2p } from '../sidecar/node/create-node.js';
 import { DhtRouter, cidForDigest } from '../sidecar/node/routing.js';
 import { StreamReader } from '../sidecar/p2p/stream-io.js';
+import { rawTcpSeconds, spawnSender } from './raw-tcp.js';
 import { makeBlobFile, makeTempDir, putBlobFile, removeDir, rssOf, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
 
 const MB = 1024 * 1024;
-const ROOT = resolve(import.meta.dirname, '..');
 
 export interface P2pBenchOptions {
   /** Blob size for the throughput comparison and the RSS figure (default 1 GiB). */
@@ -68,27 +65,6 @@ function stats(values: number[]): Stats {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
   return { median: at(0.5), p90: at(0.9), max: Math.round(sorted[sorted.length - 1] ?? 0) };
-}
-
-async function spawnSender(mode: 'tcp' | 'libp2p', size: number): Promise<{ child: ChildProcess; info: { port?: number; addr?: string } }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'bench/p2p-sender.ts'), mode, String(size)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-  return { child, info: JSON.parse(line.toString().split('\n')[0]!) };
-}
-
-async function rawTcp(size: number): Promise<number> {
-  const { child, info } = await spawnSender('tcp', size);
-  try {
-    const started = performance.now();
-    let received = 0;
-    const socket = net.connect(info.port!, '127.0.0.1');
-    socket.on('data', (chunk: Buffer) => (received += chunk.length));
-    await once(socket, 'end');
-    if (received !== size) throw new Error(`raw tcp got ${received} of ${size}`);
-    return size / MB / ((performance.now() - started) / 1000);
-  } finally {
-    child.kill('SIGTERM');
-  }
 }
 
 async function rawLibp2p(size: number): Promise<number> {
@@ -257,7 +233,7 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
       // Interleaved rounds: this machine is shared, so the three figures see the same noise.
       for (let r = 0; r < rounds; r++) {
         log(`round ${r + 1}/${rounds}: raw TCP, raw noise+yamux, sidecar P2P (${Math.round(roundSize / MB)} MiB each)`);
-        tcpRounds.push(await rawTcp(roundSize));
+        tcpRounds.push(roundSize / MB / (await rawTcpSeconds(roundSize)));
         libp2pRounds.push(await rawLibp2p(roundSize));
         sidecarRounds.push(await p2pFetch(receiver, blobs[r]!.digest, roundSize));
       }

@@ -5,19 +5,23 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { runEdgeBench, type EdgeBenchResult } from './edge-throughput.js';
+import { runLanBurstBench } from './lan-burst.js';
 import { runLeaseBench } from './leases.js';
 import { runP2pBench } from './p2p.js';
-import { figureRows, mainTable, renderMarkdown, renderSvg, type Environment, type SectionName, type SectionOutcome, type SuiteReport, type SuiteSections } from './report.js';
+import { figureRows, lanMarkdown, mainTable, renderMarkdown, renderSvg, type Environment, type SectionName, type SectionOutcome, type SuiteReport, type SuiteSections } from './report.js';
 import { benchServices } from './services.js';
 
 // `npm run bench`: every benchmark section in one run, one after the other (they each saturate this
 // machine's cores), each bounded in time. Writes bench/out/report.{md,json,svg}: the DESIGN §6
 // figures against their same-run baselines, as ratios, with targets and verdicts.
 
+// Declared before the top-level awaits below use it (a class is not hoisted).
+class SectionTimeout extends Error {}
+
 const OUT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'out');
-const SECTIONS: SectionName[] = ['edge', 'leases', 'services', 'p2p'];
-const SECTION_LIMIT_MS: Record<SectionName, number> = { edge: 12 * 60_000, leases: 5 * 60_000, services: 8 * 60_000, p2p: 15 * 60_000 };
-const HARD_LIMIT_MS = 45 * 60 * 1000;
+const SECTIONS: SectionName[] = ['edge', 'leases', 'services', 'p2p', 'lan'];
+const SECTION_LIMIT_MS: Record<SectionName, number> = { edge: 12 * 60_000, leases: 5 * 60_000, services: 8 * 60_000, p2p: 15 * 60_000, lan: 40 * 60_000 };
+const HARD_LIMIT_MS = 90 * 60 * 1000;
 const MiB = 1024 * 1024;
 
 const positiveInt = (value: string) => {
@@ -32,8 +36,14 @@ const sectionList = (value: string) => {
   return names as SectionName[];
 };
 
+const hostCounts = (value: string) => {
+  const counts = value.split(',').map(Number);
+  if (counts.length === 0 || counts.some((n) => !Number.isInteger(n) || n < 1 || n > 60)) throw new InvalidArgumentError('hosts are integers 1–60, e.g. 5,10');
+  return counts;
+};
+
 const program = new Command('bench')
-  .description('FastReg benchmark suite on loopback: edge throughput and cold burst, lease actor, service records, P2P')
+  .description('FastReg benchmark suite on loopback: edge throughput and cold burst, lease actor, service records, P2P, LAN burst')
   .option('--only <sections>', `comma-separated subset of ${SECTIONS.join(',')}`, sectionList, SECTIONS)
   .option('--blob-mb <n>', 'edge: size of the measured blob in MB (≥200 for the reported figures)', positiveInt, 256)
   .option('--warm-runs <n>', 'edge: warm GETs per target (median reported)', positiveInt, 3)
@@ -45,6 +55,10 @@ const program = new Command('bench')
   .option('--p2p-size-mb <n>', 'p2p: MiB moved while sampling RSS', positiveInt, 1024)
   .option('--p2p-round-mb <n>', 'p2p: MiB per interleaved throughput round', positiveInt, 256)
   .option('--p2p-rounds <n>', 'p2p: interleaved throughput rounds (median reported)', positiveInt, 3)
+  .option('--lan-mb <n>', 'lan: size of the burst blob in MB', positiveInt, 200)
+  .option('--lan-hosts <list>', 'lan: comma-separated numbers of hosts (sidecar + client each)', hostCounts, [5, 10])
+  .option('--lan-repeats <n>', 'lan: repeats of every configuration (median reported)', positiveInt, 3)
+  .option('--lan-budget-min <n>', 'lan: fewer repeats for the last host count past this many minutes', positiveInt, 20)
   .parse();
 
 interface Options {
@@ -59,6 +73,10 @@ interface Options {
   p2pSizeMb: number;
   p2pRoundMb: number;
   p2pRounds: number;
+  lanMb: number;
+  lanHosts: number[];
+  lanRepeats: number;
+  lanBudgetMin: number;
 }
 const options = program.opts<Options>();
 const edgeVars: Record<string, string> = {};
@@ -116,9 +134,19 @@ const sections: SuiteSections = {
   p2p: await section('p2p', () =>
     runP2pBench({ sizeBytes: options.p2pSizeMb * MiB, roundBytes: options.p2pRoundMb * MiB, rounds: Math.max(1, options.p2pRounds), log: log('p2p') }),
   ),
+  lan: await section('lan', () =>
+    runLanBurstBench({
+      blobBytes: options.lanMb * 1e6,
+      hostCounts: options.lanHosts,
+      repeats: Math.max(1, options.lanRepeats),
+      budgetMs: options.lanBudgetMin * 60_000,
+      log: log('lan'),
+    }),
+  ),
 };
 
 if (sections.edge.figures) printEdge(sections.edge.figures);
+if (sections.lan.figures) console.log(`\n${lanMarkdown(sections.lan.figures)}`);
 const report: SuiteReport = {
   at: new Date().toISOString(),
   environment,
@@ -167,7 +195,6 @@ async function section<T>(name: SectionName, run: () => Promise<T>): Promise<Sec
   }
 }
 
-class SectionTimeout extends Error {}
 
 function printEdge(r: EdgeBenchResult): void {
   const mbps = (n: number | undefined) => (n === undefined ? '–' : n.toFixed(0));

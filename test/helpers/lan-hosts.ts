@@ -47,15 +47,30 @@ export interface HostResponse {
   bytes: number;
 }
 
+export interface HostGetOptions {
+  timeoutMs?: number;
+  /** Reads no faster than this, as a slow client would (pausing the response). */
+  bytesPerSecond?: number;
+  /** Called with each body chunk's length as it arrives. */
+  onBytes?: (bytes: number) => void;
+}
+
 /** GET from a client bound to `localAddress`, hashing the body as it streams; redirects are not followed. */
-export function getFrom(localAddress: string, url: string, options: { timeoutMs?: number } = {}): Promise<HostResponse> {
+export function getFrom(localAddress: string, url: string, options: HostGetOptions = {}): Promise<HostResponse> {
   return new Promise((resolve, reject) => {
     const request = http.get(url, { localAddress, timeout: options.timeoutMs ?? 30_000 }, (response) => {
       const hash = createHash('sha256');
+      const started = Date.now();
       let bytes = 0;
       response.on('data', (chunk: Buffer) => {
         hash.update(chunk);
         bytes += chunk.length;
+        options.onBytes?.(chunk.length);
+        const wait = options.bytesPerSecond ? started + (bytes / options.bytesPerSecond) * 1000 - Date.now() : 0;
+        if (wait > 5) {
+          response.pause();
+          setTimeout(() => response.resume(), wait);
+        }
       });
       response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, digest: `sha256:${hash.digest('hex')}`, bytes }));
       response.on('error', reject);
@@ -72,10 +87,15 @@ export interface HostPull {
   final: HostResponse;
 }
 
-/** What a registry client does for one blob: GET from the edge, and follow one 307 from the same host. */
-export async function pullBlobFrom(localAddress: string, edgeUrl: string, name: string, digest: string, options: { timeoutMs?: number } = {}): Promise<HostPull> {
+/**
+ * What a registry client does for one blob: GET from the edge, and follow one 307 from the same host.
+ * `loopbackIsHost`: a Location on 127.0.0.1 (what REDIRECT_POLICY=local sends) means this simulated
+ * host's own address, as 127.0.0.1 would on a real host.
+ */
+export async function pullBlobFrom(localAddress: string, edgeUrl: string, name: string, digest: string, options: { timeoutMs?: number; loopbackIsHost?: boolean } = {}): Promise<HostPull> {
   const first = await getFrom(localAddress, `${edgeUrl}/v2/${name}/blobs/${digest}`, options);
   if (first.status !== 307) return { final: first };
-  const location = first.headers.location as string;
-  return { redirect: location, final: await getFrom(localAddress, location, options) };
+  const location = new URL(first.headers.location as string);
+  if (options.loopbackIsHost && location.hostname === '127.0.0.1') location.hostname = localAddress;
+  return { redirect: location.href, final: await getFrom(localAddress, location.href, options) };
 }

@@ -21,6 +21,8 @@ export interface RunningRegistry {
   logLines(): RegistryLogLine[];
   /** Requests the registry answered for `method` and a path containing `pathPart`. */
   count(method: string, pathPart: string): number;
+  /** Successful GETs of one blob and the bytes the registry wrote for them (`http.response.written`). */
+  blobReads(digest: string): { gets: number; bytes: number };
   stop(): Promise<void>;
 }
 
@@ -97,6 +99,16 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
       logLines().filter(
         (line) => line.msg === 'response completed' && line['http.request.method'] === method && String(line['http.request.uri'] ?? '').includes(pathPart),
       ).length,
+    blobReads: (digest) => {
+      const lines = logLines().filter(
+        (line) =>
+          line.msg === 'response completed' &&
+          line['http.request.method'] === 'GET' &&
+          (line['http.response.status'] === 200 || line['http.response.status'] === 206) &&
+          String(line['http.request.uri'] ?? '').includes(`/blobs/${digest}`),
+      );
+      return { gets: lines.length, bytes: lines.reduce((sum, line) => sum + (Number(line['http.response.written']) || 0), 0) };
+    },
     stop: async () => {
       await daemon.stop();
       temp?.remove();

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LanBurstFigures, LanVariant } from '../../bench/lan-burst.js';
 import type { LoopResult } from '../../bench/lease-loop-worker.js';
-import { figureRows, renderMarkdown, renderSvg, type SuiteReport, type SuiteSections } from '../../bench/report.js';
+import { figureRows, lanMarkdown, renderMarkdown, renderSvg, type SuiteReport, type SuiteSections } from '../../bench/report.js';
 import { bundleWorker, REPO_ROOT, startEdge, type RunningEdge, type WorkerFetcher } from '../../scripts/edge-launcher.js';
 import { TEST_WRANGLER_HOME } from '../helpers/edge.js';
 import { makeTempDir } from '../helpers/processes.js';
@@ -75,7 +76,7 @@ describe('lease bench worker beside the edge', () => {
 
 describe('bench report', () => {
   const skipped = { status: 'skipped', seconds: 0 } as const;
-  const none: SuiteSections = { edge: skipped, leases: skipped, services: skipped, p2p: skipped };
+  const none: SuiteSections = { edge: skipped, leases: skipped, services: skipped, p2p: skipped, lan: skipped };
 
   it('lists every DESIGN §6 figure as not measured when no section ran', () => {
     const rows = figureRows(none);
@@ -135,5 +136,36 @@ describe('bench report', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('title &lt;&amp;&gt;');
     expect(svg.match(/<rect /g)).toHaveLength(1 + bad.length);
+  });
+
+  it('judges the LAN burst per host count for the winning policy: upstream read once, time ≤ 2 × one cold pull', () => {
+    const variant = (name: LanVariant, seconds: number, upstreamGets: number) => ({
+      variant: name,
+      medianSeconds: seconds,
+      samples: [{ seconds, upstreamGets, upstreamBytes: upstreamGets * 200e6, redirected: 0, failedClients: 0 }],
+    });
+    const lan = (winnerSeconds: number): LanBurstFigures => ({
+      blobBytes: 200e6,
+      repeatsAsked: 1,
+      single: { direct: variant('direct', 0.5, 1), coldFastreg: variant('off', 7, 1) },
+      byHosts: [
+        {
+          hosts: 5,
+          repeats: 1,
+          winner: 'spread',
+          variants: [variant('rendezvous', 20, 1), variant('spread', winnerSeconds, 1), variant('local', 9, 2), variant('off', 9, 1), variant('pull-through', 3, 5), variant('direct', 1, 5)],
+        },
+      ],
+      winner: 'spread',
+    });
+    const rows = (figures: LanBurstFigures) => figureRows({ ...none, lan: { status: 'ok', seconds: 1, figures } }).filter((r) => r.figure.startsWith('Burst: 5 sidecars'));
+    const good = rows(lan(12));
+    expect(good.map((r) => [r.fastreg, r.verdict])).toEqual([['1', 'pass'], ['12.00 s', 'pass']]);
+    expect(good[0]!.figure).toContain('spread (winner)');
+    expect(good[0]!.baseline).toBe('5 (pull-through cache)');
+    expect(rows(lan(15))[1]!.verdict).toBe('fail');
+    const markdown = lanMarkdown(lan(12));
+    expect(markdown).toContain('**Winning policy: spread**');
+    expect(markdown).toContain('| FastReg, local | 9.00 | 18.00 | 1.29 | 2 | 400 | – | 0 | 9.0 |');
   });
 });
