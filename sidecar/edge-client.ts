@@ -126,15 +126,18 @@ export class EdgeClient {
 }
 
 async function toHttpError(response: Response): Promise<EdgeHttpError> {
-  const text = await response.text().catch(() => '');
+  const first = parseOciError(await response.text().catch(() => ''));
+  return first ? new EdgeHttpError(response.status, first.code, first.message) : new EdgeHttpError(response.status, 'UNKNOWN', `HTTP ${response.status} ${response.statusText}`.trim());
+}
+
+/** The first error of an OCI error body, or undefined when the text is not one. */
+export function parseOciError(text: string): { code: string; message: string } | undefined {
   try {
-    const body = JSON.parse(text) as OciErrorBody;
-    const first = body.errors?.[0];
-    if (first?.code) return new EdgeHttpError(response.status, first.code, first.message);
+    const first = (JSON.parse(text) as OciErrorBody).errors?.[0];
+    return first?.code ? { code: first.code, message: first.message } : undefined;
   } catch {
-    // not an OCI body
+    return undefined;
   }
-  return new EdgeHttpError(response.status, 'UNKNOWN', `HTTP ${response.status} ${response.statusText}`.trim());
 }
 
 function parseSseBlock(block: string): SseMessage | undefined {

@@ -7,6 +7,7 @@ import { prefetch, type PrefetchReport } from '../prefetch/prefetch.js';
 import { createProgress } from '../prefetch/progress.js';
 import { formatSize } from '../sizes.js';
 import { CliError, printJson, printTable } from './output.js';
+import { positiveInt } from './arguments.js';
 
 interface PrefetchCliOptions {
   edge: string;
@@ -139,8 +140,3 @@ function collectSidecars(value: string, previous: string[] | undefined): string[
   return [...(previous ?? []), ...urls];
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}

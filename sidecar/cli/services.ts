@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge-client.js';
 import type { ServiceInfo, ServiceRecord, ServiceRecordInput } from '../services-client.js';
 import { ServicesClient } from '../services-client.js';
 import { CliError, printJson, printTable } from './output.js';
+import { positiveInt, positiveNumber } from './arguments.js';
 
 // `fastreg services …`: service records on the edge (add, get, list, delete, search, watch, heartbeat).
 
@@ -336,18 +337,6 @@ function expiresIn(iso: string): string {
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
-  return n;
 }
 
 async function readStdin(): Promise<string> {

@@ -1,5 +1,4 @@
-import type { OciErrorBody } from '../../workers/oci/index.js';
-import { EdgeHttpError, EdgeUnreachableError } from '../edge-client.js';
+import { EdgeHttpError, EdgeUnreachableError, parseOciError } from '../edge-client.js';
 
 // fetch for the prefetch: network failures become EdgeUnreachableError naming the server,
 // error statuses become EdgeHttpError with the OCI error body's code. Edge and sidecars answer alike.
@@ -23,14 +22,8 @@ export async function send(server: Server, url: URL, init: RequestInit & { signa
 
 /** The error an unexpected answer stands for; consumes the body. */
 export async function httpError(server: Server, what: string, response: Response): Promise<EdgeHttpError> {
-  const text = await response.text().catch(() => '');
-  let code = 'UNKNOWN';
-  let message = `HTTP ${response.status}`;
-  try {
-    const first = (JSON.parse(text) as OciErrorBody).errors?.[0];
-    if (first?.code) ({ code, message } = first);
-  } catch {
-    // not an OCI error body
-  }
+  const first = parseOciError(await response.text().catch(() => ''));
+  const code = first?.code ?? 'UNKNOWN';
+  const message = first?.message ?? `HTTP ${response.status}`;
   return new EdgeHttpError(response.status, code, `${server.role} at ${server.base} answered ${what} with ${response.status} ${code}: ${message}`);
 }
