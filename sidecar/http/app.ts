@@ -35,6 +35,7 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
   app.onError((err, c) => {
     const response = ociErrorResponse(err, c.req.method);
     if (!(err instanceof OciError)) console.error(`fastreg sidecar: ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`);
+    else if (response.status >= 500) console.error(`fastreg sidecar: ${c.req.method} ${c.req.path}: ${response.status} ${err.code}: ${err.message}`);
     return response;
   });
   app.notFound((c) => ociErrorResponse(new OciError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path.slice(0, 120)}`), c.req.method));

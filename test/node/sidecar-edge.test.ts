@@ -14,6 +14,8 @@ const slowBlob = randomBytes(2 * 1024 * 1024);
 const slowDigest = `sha256:${createHash('sha256').update(slowBlob).digest('hex')}`;
 const nsBlob = randomBytes(256 * 1024);
 const nsDigest = `sha256:${createHash('sha256').update(nsBlob).digest('hex')}`;
+const flakyBlob = randomBytes(128 * 1024);
+const flakyDigest = `sha256:${createHash('sha256').update(flakyBlob).digest('hex')}`;
 const seen = {
   blobGets: [] as { peer?: string; path: string }[],
   registrations: [] as { path: string; auth?: string; body: Record<string, unknown> }[],
@@ -40,6 +42,16 @@ const edge = http.createServer((req, res) => {
             res.end();
           }
         }, 60);
+        return;
+      }
+      // The first request's connection is dropped before any answer, as a closing keep-alive socket does.
+      if (path === `/v2/library/edgeimg/blobs/${flakyDigest}`) {
+        if (seen.blobGets.filter((get) => get.path === path).length === 1) {
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(flakyBlob.length) });
+        res.end(flakyBlob);
         return;
       }
       // Served only for the registry named by ?ns=, as the edge would pick that upstream.
@@ -128,6 +140,14 @@ describe('sidecar and the edge', () => {
       expect(result.digest).toBe(slowDigest);
     }
     expect(seen.blobGets.length - before).toBe(1);
+  });
+
+  it('a request to the edge that got no answer (connection dropped) is retried', async () => {
+    const a = nodes[0]!;
+    const got = await hashGet(`${a.url}/v2/library/edgeimg/blobs/${flakyDigest}`);
+    expect(got.status).toBe(200);
+    expect(got.digest).toBe(flakyDigest);
+    expect(seen.blobGets.filter((get) => get.path === `/v2/library/edgeimg/blobs/${flakyDigest}`)).toHaveLength(2);
   });
 
   it('an unreachable edge answers 502 with an OCI error body', async () => {
