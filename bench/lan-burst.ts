@@ -23,6 +23,8 @@ export interface LanBurstOptions {
   /** Numbers of hosts (sidecar + client each), e.g. [5, 10]. */
   hostCounts: number[];
   repeats: number;
+  /** Which variants to run (default all); the single-pull baselines always run. */
+  variants?: readonly LanVariant[];
   /** Fewer repeats for the last host count when another round would run past this; past 1.5× it, stop. */
   budgetMs: number;
   log: (line: string) => void;
@@ -102,7 +104,7 @@ export async function runLanBurstBench(options: LanBurstOptions): Promise<LanBur
       for (let r = 0; r < options.repeats; r++) {
         // Repeats are rounds over all variants, so every median has the same number of samples.
         const roundStarted = performance.now();
-        for (const variant of LAN_VARIANTS) samples.get(variant)!.push(await burst(env, variant, hosts));
+        for (const variant of options.variants ?? LAN_VARIANTS) samples.get(variant)!.push(await burst(env, variant, hosts));
         repeats++;
         const roundMs = performance.now() - roundStarted;
         const last = index === options.hostCounts.length - 1;
@@ -112,7 +114,7 @@ export async function runLanBurstBench(options: LanBurstOptions): Promise<LanBur
           break;
         }
       }
-      const variants = LAN_VARIANTS.map((v) => variantResult(v, samples.get(v)!));
+      const variants = LAN_VARIANTS.filter((v) => samples.get(v)!.length > 0).map((v) => variantResult(v, samples.get(v)!));
       const readOnce = variants.filter((v) => (REDIRECT_POLICIES as readonly string[]).includes(v.variant) && v.samples.every((s) => s.upstreamGets === 1 && s.failedClients === 0));
       const winner = readOnce.sort((a, b) => a.medianSeconds - b.medianSeconds)[0]?.variant;
       byHosts.push({ hosts, repeats, ...(reduced ? { reduced } : {}), variants, ...(winner ? { winner } : {}) });
@@ -188,6 +190,9 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
     );
     const seconds = (performance.now() - t0) / 1000;
     const errors = pulls.flatMap((p) => (p.error ? [p.error] : []));
+    for (const sidecar of sidecars.filter((s) => errors.some((e) => e.includes(new URL(s.url).host)))) {
+      env.log(`  ${sidecar.name} log (last lines):\n${sidecar.output().split('\n').slice(-8).join('\n')}`);
+    }
     await sleep(1_500); // the upstream's access log line for a GET comes after its last byte
     const reads = upstream.blobReads(env.blob.digest);
     const sample: BurstSample = {
@@ -230,7 +235,7 @@ async function startHostSidecars(env: BurstEnv, edge: RunningEdge, hosts: string
       dir: path.join(dir, `sidecar-${host}`),
       entry: env.bundle as `${string}.mjs`,
       bootstrap,
-      args: ['--listen', `/ip4/${host}/tcp/0`, '--http', `${host}:${port}`, '--edge', forwarder.url, '--heartbeat-interval', '1000', '--capacity', '10GiB'],
+      args: ['--listen', `/ip4/${host}/tcp/0`, '--http', `${host}:${port}`, '--edge', forwarder.url, '--heartbeat-interval', '5000', '--capacity', '10GiB'],
       env: { FASTREG_TOKEN: edge.token },
     });
     sidecars.push(sidecar);

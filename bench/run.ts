@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { runEdgeBench, type EdgeBenchResult } from './edge-throughput.js';
-import { runLanBurstBench } from './lan-burst.js';
+import { LAN_VARIANTS, runLanBurstBench, type LanVariant } from './lan-burst.js';
 import { runLeaseBench } from './leases.js';
 import { runP2pBench } from './p2p.js';
 import { figureRows, lanMarkdown, mainTable, renderMarkdown, renderSvg, type Environment, type SectionName, type SectionOutcome, type SuiteReport, type SuiteSections } from './report.js';
@@ -29,12 +29,16 @@ const positiveInt = (value: string) => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
   return n;
 };
-const sectionList = (value: string) => {
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = names.filter((n) => !SECTIONS.includes(n as SectionName));
-  if (unknown.length || names.length === 0) throw new InvalidArgumentError(`sections are ${SECTIONS.join(', ')}; got ${value}`);
-  return names as SectionName[];
-};
+/** A comma-separated, non-empty subset of `allowed`. */
+const subsetOf =
+  <T extends string>(allowed: readonly T[], what: string) =>
+  (value: string): T[] => {
+    const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+    if (names.length === 0 || names.some((n) => !allowed.includes(n as T))) throw new InvalidArgumentError(`${what} are ${allowed.join(', ')}; got ${value}`);
+    return names as T[];
+  };
+const sectionList = subsetOf(SECTIONS, 'sections');
+const lanVariants = subsetOf(LAN_VARIANTS, 'variants');
 
 const hostCounts = (value: string) => {
   const counts = value.split(',').map(Number);
@@ -57,6 +61,7 @@ const program = new Command('bench')
   .option('--p2p-rounds <n>', 'p2p: interleaved throughput rounds (median reported)', positiveInt, 3)
   .option('--lan-mb <n>', 'lan: size of the burst blob in MB', positiveInt, 200)
   .option('--lan-hosts <list>', 'lan: comma-separated numbers of hosts (sidecar + client each)', hostCounts, [5, 10])
+  .option('--lan-variants <list>', `lan: comma-separated subset of ${LAN_VARIANTS.join(',')}`, lanVariants, [...LAN_VARIANTS])
   .option('--lan-repeats <n>', 'lan: repeats of every configuration (median reported)', positiveInt, 3)
   .option('--lan-budget-min <n>', 'lan: fewer repeats for the last host count past this many minutes', positiveInt, 20)
   .parse();
@@ -76,6 +81,7 @@ interface Options {
   lanMb: number;
   lanHosts: number[];
   lanRepeats: number;
+  lanVariants: readonly LanVariant[];
   lanBudgetMin: number;
 }
 const options = program.opts<Options>();
@@ -139,6 +145,7 @@ const sections: SuiteSections = {
       blobBytes: options.lanMb * 1e6,
       hostCounts: options.lanHosts,
       repeats: Math.max(1, options.lanRepeats),
+      variants: options.lanVariants,
       budgetMs: options.lanBudgetMin * 60_000,
       log: log('lan'),
     }),
