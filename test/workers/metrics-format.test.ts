@@ -51,6 +51,12 @@ describe('Prometheus formatter', () => {
     expect(() => formatPrometheus([{ name: 'ok', help: '', type: 'gauge', samples: [{ labels: { 'bad-label': 'x' }, value: 1 }] }])).toThrow(/invalid label name/);
     expect(() => parsePrometheus('not a metric line at all {')).toThrow();
     expect(() => parsePrometheus('m{a="unterminated} 1')).toThrow();
+    expect(() => parsePrometheus('m 12abc')).toThrow(/bad value/);
+  });
+
+  it('reads NaN and Inf in any case, as prom-client prints them (a sidecar page with `Nan` parses)', () => {
+    const samples = parsePrometheus(['lag_seconds Nan', 'a NaN', 'b +Inf', 'c -inf', 'd 1.5e3'].join('\n'));
+    expect(samples.map((s) => s.value)).toEqual([NaN, NaN, Infinity, -Infinity, 1500]);
   });
 });
 

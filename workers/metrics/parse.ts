@@ -26,8 +26,8 @@ export function parsePrometheus(text: string): ParsedSample[] {
     }
     if (consumed !== body.length) throw new Error(`bad labels in: ${line.slice(0, 200)}`);
     const valueText = match[4]!;
-    const value = valueText === '+Inf' ? Infinity : valueText === '-Inf' ? -Infinity : Number(valueText);
-    if (Number.isNaN(value) && valueText !== 'NaN') throw new Error(`bad value in: ${line.slice(0, 200)}`);
+    const value = parseSampleValue(valueText);
+    if (value === undefined) throw new Error(`bad value in: ${line.slice(0, 200)}`);
     samples.push({ name: match[1]!, labels, value });
   }
   return samples;
@@ -45,4 +45,14 @@ export function sumSamples(samples: readonly ParsedSample[], name: string, where
     if (matches) total += sample.value;
   }
   return total;
+}
+
+/** A float as Prometheus (Go's ParseFloat) reads it: NaN and Inf in any case, as prom-client prints `Nan`. */
+function parseSampleValue(text: string): number | undefined {
+  const special = text.toLowerCase();
+  if (special === 'nan') return NaN;
+  if (special === '+inf' || special === 'inf') return Infinity;
+  if (special === '-inf') return -Infinity;
+  const value = Number(text);
+  return Number.isNaN(value) ? undefined : value;
 }
