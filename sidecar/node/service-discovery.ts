@@ -9,6 +9,8 @@ import { serviceCid, type DhtRouter } from './routing.js';
 
 const BOOTSTRAP_ATTEMPTS = 30;
 const BOOTSTRAP_RETRY_MS = 1_000;
+/** The service tag is provided every this many rounds (a provide is a DHT query plus K puts); lookups run every round. */
+const PROVIDE_EVERY_ROUNDS = 10;
 
 export interface ServiceDiscoveryOptions {
   node: SidecarLibp2p;
@@ -23,6 +25,7 @@ export interface ServiceDiscoveryOptions {
 export class ServiceDiscovery {
   private readonly cid;
   private running: Promise<void> | undefined;
+  private rounds = 0;
 
   constructor(private readonly options: ServiceDiscoveryOptions) {
     this.cid = serviceCid(options.service);
@@ -51,10 +54,12 @@ export class ServiceDiscovery {
   async round(): Promise<void> {
     const { node, router, signal, log } = this.options;
     if (node.getPeers().length === 0 && this.options.bootstrap.length > 0) await this.dialBootstrap(1);
-    try {
-      await router.provide(this.cid, signal);
-    } catch (err) {
-      if (!signal.aborted) log(`provide service tag failed: ${(err as Error).message}`);
+    if (this.rounds++ % PROVIDE_EVERY_ROUNDS === 0) {
+      try {
+        await router.provide(this.cid, signal);
+      } catch (err) {
+        if (!signal.aborted) log(`provide service tag failed: ${(err as Error).message}`);
+      }
     }
     if (signal.aborted) return;
     const providers = await router.findProviders(this.cid, { limit: 100, timeoutMs: 5_000, signal }).catch(() => []);
