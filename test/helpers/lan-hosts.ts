@@ -92,7 +92,7 @@ export interface HostPull {
  * `loopbackIsHost`: a Location on 127.0.0.1 (what REDIRECT_POLICY=local sends) means this simulated
  * host's own address, as 127.0.0.1 would on a real host.
  */
-export async function pullBlobFrom(localAddress: string, edgeUrl: string, name: string, digest: string, options: { timeoutMs?: number; loopbackIsHost?: boolean } = {}): Promise<HostPull> {
+export async function pullBlobFrom(localAddress: string, edgeUrl: string, name: string, digest: string, options: HostGetOptions & { loopbackIsHost?: boolean } = {}): Promise<HostPull> {
   const first = await getFrom(localAddress, `${edgeUrl}/v2/${name}/blobs/${digest}`, options);
   if (first.status !== 307) return { final: first };
   const location = new URL(first.headers.location as string);

@@ -409,8 +409,7 @@ async function sha256File(file: string): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
-/** One labelled counter of a sidecar. Only its lines are parsed: prom-client prints NaN gauges as `Nan`. */
+/** One labelled counter of a sidecar. */
 async function labelled(sidecar: SidecarProcess, name: string, where: Record<string, string>): Promise<number> {
-  const lines = (await (await fetch(`${sidecar.url}/metrics`)).text()).split('\n').filter((line) => line.startsWith(name));
-  return sumSamples(parsePrometheus(lines.join('\n')), name, where);
+  return sumSamples(parsePrometheus(await (await fetch(`${sidecar.url}/metrics`)).text()), name, where);
 }
