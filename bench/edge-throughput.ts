@@ -5,6 +5,7 @@ import { OciLayout, pushImage, registryDigests } from '../test/helpers/images.js
 import { makeTempDir, run } from '../test/helpers/processes.js';
 import { startRegistry, type RunningRegistry } from '../test/helpers/registry.js';
 import { rawTcpSeconds } from './raw-tcp.js';
+import { median } from './median.js';
 
 // Blob GET throughput on loopback, in one run, through three paths to the same upstream blob:
 // FastReg (the launched edge), distribution's pull-through cache, and the upstream directly.
@@ -213,12 +214,6 @@ function peakRssMB(pids: number[]): number | null {
     }
   }
   return peak;
-}
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -9,7 +9,7 @@ import { getFrom, hostForwarder, loopbackHosts, pullBlobFrom, type HostForwarder
 import { freePort, makeTempDir, sleep } from '../test/helpers/processes.js';
 import { startRegistry, type RunningRegistry } from '../test/helpers/registry.js';
 import { removeDir, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
-import { median } from './edge-throughput.js';
+import { median } from './median.js';
 
 // The LAN burst (DESIGN §6): N simulated hosts on 127.0.0.3…, each with a sidecar and one client,
 // all needing the same uncached blob at once. Every configuration is cold: a fresh upstream registry

@@ -1,4 +1,5 @@
 import type { EdgeBenchResult } from './edge-throughput.js';
+import { median } from './median.js';
 import type { BurstSample, LanBurstFigures, LanHostCountResult, LanVariant } from './lan-burst.js';
 import type { LeaseBenchFigures } from './leases.js';
 import type { P2pBenchFigures } from './p2p.js';
@@ -233,11 +234,6 @@ const gets = (samples: BurstSample[]) => {
   const [lo, hi] = [Math.min(...values), Math.max(...values)];
   return lo === hi ? String(lo) : `${lo}–${hi}`;
 };
-const medianOf = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /**
  * DESIGN §6's burst figure for one host count, for the winning policy (else the fastest policy):
@@ -258,7 +254,7 @@ function lanBurstRows(lan: LanBurstFigures, h: LanHostCountResult): FigureRow[] 
       `${label}: upstream GETs (every repeat)`,
       gets(shown.samples),
       cache ? `${gets(cache.samples)} (pull-through cache)` : '–',
-      cache ? ratioOf(maxGets, medianOf(cache.samples.map((s) => s.upstreamGets))) : null,
+      cache ? ratioOf(maxGets, median(cache.samples.map((s) => s.upstreamGets))) : null,
       '= 1',
       maxGets === 1 && shown.samples.every((s) => s.upstreamGets === 1 && !s.failedClients),
       maxGets > 0 ? 1 / maxGets : 0,
@@ -305,8 +301,8 @@ export function lanMarkdown(lan: LanBurstFigures): string {
           fmtRatio(v.medianSeconds / single.direct.medianSeconds),
           fmtRatio(v.medianSeconds / single.coldFastreg.medianSeconds),
           gets(v.samples),
-          (medianOf(v.samples.map((s) => s.upstreamBytes)) / 1e6).toFixed(0),
-          v.samples[0]?.edgeServedBytes === undefined ? '–' : (medianOf(v.samples.map((s) => s.edgeServedBytes ?? 0)) / 1e6).toFixed(0),
+          (median(v.samples.map((s) => s.upstreamBytes)) / 1e6).toFixed(0),
+          v.samples[0]?.edgeServedBytes === undefined ? '–' : (median(v.samples.map((s) => s.edgeServedBytes ?? 0)) / 1e6).toFixed(0),
           v.samples.reduce((sum, s) => sum + (s.failedClients ?? 0), 0),
           v.samples.map((s) => s.seconds.toFixed(1)).join(' '),
         ]),
