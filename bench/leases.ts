@@ -3,6 +3,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundleWorker, startEdge, type RunningEdge, type WorkerFetcher } from '../scripts/edge-launcher.js';
 import { makeTempDir } from '../test/helpers/processes.js';
 import type { LoopResult, Percentiles } from './lease-loop-worker.js';
+import { median } from './median.js';
 
 // Lease actor benchmark. The DO figures are timed inside workerd by a bench-only Worker
 // (bench/lease-loop-worker.ts) that binds the edge's BlobLease class, so they measure the
@@ -197,12 +198,6 @@ function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
   return { p50: at(0.5), p99: at(0.99), max: round(sorted.at(-1) ?? 0) };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function round(n: number): number {

@@ -17,6 +17,7 @@ import { DhtRouter, cidForDigest } from '../sidecar/node/routing.js';
 import { StreamReader } from '../sidecar/p2p/stream-io.js';
 import { rawTcpSeconds, spawnSender } from './raw-tcp.js';
 import { makeBlobFile, makeTempDir, putBlobFile, removeDir, rssOf, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
+import { median } from './median.js';
 
 const MB = 1024 * 1024;
 
@@ -246,7 +247,6 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
     const dhtNodes = options.dhtNodes ?? 20;
     log(`DHT with ${dhtNodes} in-process nodes`);
     const dht = await dhtLatency(dhtNodes, options.dhtSamples ?? 10);
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
     const best = (values: number[]) => Math.max(...values);
     const round2 = (n: number) => Math.round(n * 100) / 100;
     const tcp = median(tcpRounds);
