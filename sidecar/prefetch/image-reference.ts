@@ -1,10 +1,8 @@
-import { OciError, parseReference, validateName, withDockerHubLibrary } from '../../workers/oci/index.js';
+import { DOCKER_HUB_REGISTRIES, OciError, isRegistryHost, parseReference, validateName, withDockerHubLibrary } from '../../workers/oci/index.js';
 
 // `[registry/]name[:tag|@digest]` as Docker reads it (distribution's reference.ParseNormalizedNamed).
 
 const DOCKER_HUB = 'docker.io';
-const DOCKER_HUB_ALIASES = new Set([DOCKER_HUB, 'index.docker.io', 'registry-1.docker.io']);
-const REGISTRY_HOST = /^[a-z0-9.-]+(?::[0-9]{1,5})?$/i;
 
 export interface ImageReference {
   /** The registry as given (Docker Hub aliases normalized), or undefined for the edge's default registry. */
@@ -43,8 +41,9 @@ export function parseImageReference(text: string): ImageReference {
   const slash = rest.indexOf('/');
   const first = slash < 0 ? '' : rest.slice(0, slash);
   if (first.includes('.') || first.includes(':') || first === 'localhost') {
-    if (!REGISTRY_HOST.test(first)) throw new OciError('NAME_INVALID', `invalid registry host "${first}"`);
-    registry = DOCKER_HUB_ALIASES.has(first.toLowerCase()) ? DOCKER_HUB : first.toLowerCase();
+    const host = first.toLowerCase();
+    if (!isRegistryHost(host)) throw new OciError('NAME_INVALID', `invalid registry host "${first}"`);
+    registry = DOCKER_HUB_REGISTRIES.has(host) ? DOCKER_HUB : host;
     rest = rest.slice(slash + 1);
   }
   const onDockerHub = registry === undefined || registry === DOCKER_HUB;

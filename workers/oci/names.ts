@@ -79,12 +79,20 @@ export function withDockerHubLibrary(name: string): string {
   return name.includes('/') ? name : `library/${name}`;
 }
 
-const NS_GRAMMAR = /^[a-z0-9.-]+(?::[0-9]{1,5})?$/;
+/** The names Docker Hub goes by. */
+export const DOCKER_HUB_REGISTRIES: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+const REGISTRY_HOST = /^[a-z0-9.-]+(?::[0-9]{1,5})?$/;
+
+/** A lowercase registry host with an optional port, as `?ns=` and image references name registries. */
+export function isRegistryHost(host: string): boolean {
+  return REGISTRY_HOST.test(host) && host.length <= MAX_NAME_LENGTH;
+}
 
 /** The `?ns=` parameter (containerd's hosts.toml): a registry host with an optional port, lowercased. */
 export function parseRegistryNs(ns: string): string {
   const registry = ns.toLowerCase();
-  if (!NS_GRAMMAR.test(registry) || registry.length > MAX_NAME_LENGTH) {
+  if (!isRegistryHost(registry)) {
     throw new OciError('INVALID_REQUEST', `invalid ns parameter "${registry.slice(0, 80)}"`);
   }
   return registry;

@@ -1,8 +1,7 @@
 import type { EdgeConfig } from '../config.js';
-import { OciError, parseRegistryNs, withDockerHubLibrary } from '../oci/index.js';
+import { DOCKER_HUB_REGISTRIES, OciError, parseRegistryNs, withDockerHubLibrary } from '../oci/index.js';
 import { UpstreamClient, type Fetcher } from './client.js';
 
-const DOCKER_HUB_NAMES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
 export interface SelectedUpstream {
   registry: string;
@@ -27,7 +26,7 @@ export function selectUpstream(config: EdgeConfig, ns: string | undefined, name:
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     fetcher,
   });
-  return { registry, client, repository: DOCKER_HUB_NAMES.has(registry) ? withDockerHubLibrary(name) : name };
+  return { registry, client, repository: DOCKER_HUB_REGISTRIES.has(registry) ? withDockerHubLibrary(name) : name };
 }
 
 export function pullScope(repository: string): string {
