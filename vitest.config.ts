@@ -18,6 +18,7 @@ export default defineConfig({
                 LEASE_TTL_MS: '2000',
                 LEASE_SHARD_CAPACITY: '20',
                 UPSTREAM_TIMEOUT_MS: '3000',
+                BLOB_PIECE_BYTES: String(1024 * 1024),
               },
             },
           })),

@@ -1,6 +1,6 @@
 import { OciError, type OciErrorCode } from '../workers/oci/index.js';
 import type { BlobLease } from './blob-lease.js';
-import type { AcquireResult, LeaseFailure, StoredBlob, WaitResult } from './blob-lease-types.js';
+import type { AcquireResult, FillProgress, LeaseFailure, RenewResult, StoredBlob, WaitFillResult, WaitResult } from './blob-lease-types.js';
 import { COALESCE_MAX_ROUNDS, COALESCE_WAIT_DEADLINE_MS, WAIT_GRACE_MS } from './constants.js';
 
 /** What a fill (the upstream fetch done while holding the lease) hands back. */
@@ -38,7 +38,8 @@ export type LeaseEvent = 'granted' | 'waited' | 'expired' | 'takeover' | 'settle
 
 export interface BlobLeaseClientOptions {
   ttlMs: number;
-  maxHolders: number;
+  /** Defaults to the object's own LEASE_MAX_HOLDERS. */
+  maxHolders?: number;
   /** Names this caller in the lease (for logs and stats). */
   holder?: string;
 }
@@ -59,6 +60,58 @@ export class BlobLeaseClient {
 
   stub(key: string): DurableObjectStub<BlobLease> {
     return this.namespace.getByName(key);
+  }
+
+  // The piece-wise blob fill protocol: acquire → (holder) begin, announce…, complete | release;
+  // (readers) waitFill until the piece they need is stored. Each call is retried once on a fresh stub.
+
+  acquire(key: string): Promise<AcquireResult> {
+    // The object applies its own LEASE_TTL_MS and LEASE_MAX_HOLDERS.
+    return this.call<AcquireResult>(key, (stub) => stub.acquire(this.holder));
+  }
+
+  begin(key: string, leaseId: string, size: number, pieceBytes: number): Promise<FillProgress | RenewResult> {
+    return this.call<FillProgress | RenewResult>(key, (stub) => stub.begin(leaseId, size, pieceBytes));
+  }
+
+  announce(key: string, leaseId: string, pieces: number): Promise<RenewResult> {
+    return this.call<RenewResult>(key, (stub) => stub.announce(leaseId, pieces));
+  }
+
+  async complete(key: string, leaseId: string, stored: StoredBlob): Promise<void> {
+    await this.call(key, (stub) => stub.complete(leaseId, stored.size, stored.location));
+  }
+
+  /** `discard`: the fill's pieces were wrong and are deleted; readers that passed bytes on must fail. */
+  async release(key: string, leaseId: string, err: unknown, discard = false): Promise<void> {
+    await this.call(key, (stub) => stub.release(leaseId, describe(err), failureOf(err), discard));
+  }
+
+  /** `waitFill` with this caller's own deadline: a pending RPC to an object that was reset never settles. */
+  waitFill(key: string, afterPieces: number): Promise<WaitFillResult> {
+    const timeoutMs = this.options.ttlMs + 1_000;
+    return withLocalDeadline(
+      (async (): Promise<WaitFillResult> => this.stub(key).waitFill(afterPieces, timeoutMs))(),
+      timeoutMs + WAIT_GRACE_MS,
+    ).catch((): WaitFillResult => ({ kind: 'Timeout', expiresAt: Date.now(), generation: Number.NaN }));
+  }
+
+  forget(key: string, location: string): Promise<boolean> {
+    return this.call<boolean>(key, (stub) => stub.forget(location));
+  }
+
+  /** Renews the lease while bytes move (call `progress()`); stop it once the fill settled. */
+  heartbeat(key: string, leaseId: string): Heartbeat {
+    return new Heartbeat(this.stub(key), leaseId, this.options.ttlMs);
+  }
+
+  /** RPC stubs type union answers as unions of promises; callers name the answer type instead. */
+  private async call<R>(key: string, rpc: (stub: DurableObjectStub<BlobLease>) => unknown): Promise<R> {
+    try {
+      return (await rpc(this.stub(key))) as R;
+    } catch {
+      return (await rpc(this.stub(key))) as R;
+    }
   }
 
   async coalesce<T>({ key, fill, readStored, waitUntil, waitDeadlineMs = COALESCE_WAIT_DEADLINE_MS, observe }: CoalesceOptions<T>): Promise<T> {
@@ -172,7 +225,7 @@ export class BlobLeaseClient {
 }
 
 /** Renews the lease about three times per TTL, but only if progress was reported since the last renewal. */
-class Heartbeat {
+export class Heartbeat {
   private moved = false;
   private idleTicks = 0;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -222,7 +275,7 @@ const SHARED_UPSTREAM_ANSWERS: ReadonlySet<string> = new Set<OciErrorCode>([
   'TOOMANYREQUESTS',
 ]);
 
-function isDefinitive(failure: LeaseFailure): boolean {
+export function isDefinitive(failure: LeaseFailure): boolean {
   return SHARED_UPSTREAM_ANSWERS.has(failure.code);
 }
 

@@ -6,10 +6,33 @@ export interface StoredBlob {
   location: string;
 }
 
+/**
+ * A blob fill in progress: the blob is written to R2 as fixed-size pieces, and `pieces` of them are
+ * stored (all but the last; the last is announced only by `complete`, once the digest is verified).
+ * It outlives its holder, so a takeover continues from `pieces` instead of starting over.
+ */
+export interface FillProgress {
+  size: number;
+  pieceBytes: number;
+  pieces: number;
+  /**
+   * Counts the fills of this blob that were discarded. A reader that sees another generation than the
+   * one it streamed from knows its bytes came from a discarded fill, even if it missed the wake-up.
+   */
+  generation: number;
+}
+
+export interface Granted {
+  kind: 'Granted';
+  leaseId: string;
+  expiresAt: number;
+  fill?: FillProgress;
+}
+
 export type AcquireResult =
-  | { kind: 'Granted'; leaseId: string; expiresAt: number }
+  | Granted
   | ({ kind: 'AlreadyStored' } & StoredBlob)
-  | { kind: 'Leased'; expiresAt: number };
+  | { kind: 'Leased'; expiresAt: number; fill?: FillProgress };
 
 export type RenewResult =
   | { kind: 'Renewed'; expiresAt: number }
@@ -36,9 +59,16 @@ export type WaitResult =
    * what the last holder reported when it gave up, so waiters can tell a definitive answer (e.g. the
    * upstream does not have the blob) from a transient one worth taking over.
    */
-  | { kind: 'Free'; reason: 'released' | 'expired' | 'absent'; failure?: LeaseFailure }
+  | { kind: 'Free'; reason: 'released' | 'expired' | 'absent'; failure?: LeaseFailure; discarded?: boolean }
   /** The waiter's own deadline passed while the lease was still held. */
   | { kind: 'Timeout'; expiresAt: number };
+
+/**
+ * Answers of `waitFill`: `Progress` once more pieces than the caller has seen are stored (or the fill
+ * began). `Free` with `discarded` means the pieces were wrong and are gone: a reader that already
+ * passed bytes on must fail its stream.
+ */
+export type WaitFillResult = ({ kind: 'Progress'; fill: FillProgress } | WaitResult) & { generation: number };
 
 export interface AcquireOptions {
   /** Lease time to live; defaults to LEASE_TTL_MS. */
@@ -55,6 +85,7 @@ export interface BlobLeaseStats {
   waiters: number;
   size?: number;
   location?: string;
+  fill?: FillProgress;
   granted: number;
   renewed: number;
   expired: number;

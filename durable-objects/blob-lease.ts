@@ -5,10 +5,12 @@ import type {
   AcquireResult,
   BlobLeaseStats,
   CompleteResult,
+  FillProgress,
   LeaseFailure,
   ReleaseResult,
   RenewResult,
   StoredBlob,
+  WaitFillResult,
   WaitResult,
 } from './blob-lease-types.js';
 import { MAX_HOLDER_NAME, MAX_LEASE_HOLDERS, MAX_LEASE_TTL_MS, MAX_WAIT_MS, MIN_LEASE_TTL_MS } from './constants.js';
@@ -21,11 +23,16 @@ interface Holder {
 }
 
 interface Waiter {
-  resolve: (result: WaitResult) => void;
+  resolve: (result: WaitFillResult) => void;
   timer: ReturnType<typeof setTimeout>;
+  /** For waitFill: woken as soon as more than this many pieces are stored. */
+  afterPieces?: number;
 }
 
 type Counter = 'granted' | 'renewed' | 'expired' | 'released' | 'completed';
+
+/** `wait` (the manifest protocol) knows nothing of piece fills. Without `afterPieces` a waiter never gets Progress. */
+const withoutGeneration = ({ generation: _, ...result }: WaitFillResult): WaitResult => result as WaitResult;
 
 const clamp = (value: number, min: number, max: number) => Math.min(max, Math.max(min, Math.floor(value)));
 
@@ -38,6 +45,9 @@ export class BlobLease extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly holders = new Map<string, Holder>();
   private stored: StoredBlob | undefined;
+  /** The fill in progress, without its generation (see FillProgress). */
+  private fill: Omit<FillProgress, 'generation'> | undefined;
+  private generation = 0;
   private readonly counters: Record<Counter, number> = { granted: 0, renewed: 0, expired: 0, released: 0, completed: 0 };
   private readonly waiters = new Set<Waiter>();
   /** The alarm time we last asked for; saves a storage call per grant. */
@@ -57,14 +67,14 @@ export class BlobLease extends DurableObject<Env> {
     const now = Date.now();
     this.expireDue(now);
     const { ttlMs, maxHolders } = this.limits(options);
-    if (this.holders.size >= maxHolders) return { kind: 'Leased', expiresAt: this.earliestExpiry()! };
+    if (this.holders.size >= maxHolders) return { kind: 'Leased', expiresAt: this.earliestExpiry()!, ...this.fillField() };
     const leaseId = crypto.randomUUID();
     const expiresAt = now + ttlMs;
     const name = String(holder).slice(0, MAX_HOLDER_NAME);
     this.holders.set(leaseId, { holder: name, expiresAt });
     this.sql.exec('INSERT INTO holders (lease_id, holder, expires_at) VALUES (?, ?, ?)', leaseId, name, expiresAt);
     this.bump('granted');
-    const granted: AcquireResult = { kind: 'Granted', leaseId, expiresAt };
+    const granted: AcquireResult = { kind: 'Granted', leaseId, expiresAt, ...this.fillField() };
     // Holders only ever get later expiries, so an alarm already set for an earlier one still covers this one.
     if (this.alarmAt !== null && this.alarmAt <= expiresAt) return granted;
     return this.scheduleAlarm(expiresAt).then(() => granted);
@@ -82,6 +92,34 @@ export class BlobLease extends DurableObject<Env> {
     return { kind: 'Renewed', expiresAt: lease.expiresAt };
   }
 
+  /**
+   * The holder starts (or, after a takeover, continues) a piece-wise fill of `size` bytes. A fill
+   * already recorded with the same shape is kept, so its stored pieces count; another shape starts over.
+   */
+  begin(leaseId: string, size: number, pieceBytes: number): FillProgress | RenewResult {
+    if (!Number.isSafeInteger(size) || size < 0 || !Number.isSafeInteger(pieceBytes) || pieceBytes <= 0) {
+      throw new TypeError(`begin needs a size >= 0 and pieceBytes > 0, got ${String(size)} and ${String(pieceBytes)}`);
+    }
+    const renewed = this.renew(leaseId);
+    if (renewed.kind !== 'Renewed') return renewed;
+    if (this.fill?.size !== size || this.fill.pieceBytes !== pieceBytes) this.saveFill({ size, pieceBytes, pieces: 0 });
+    this.wakeProgress();
+    return this.fillView()!;
+  }
+
+  /** The holder stored the first `pieces` pieces (never the last: that one comes with `complete`). Renews the lease. */
+  announce(leaseId: string, pieces: number): RenewResult {
+    const renewed = this.renew(leaseId);
+    if (renewed.kind !== 'Renewed' || !this.fill) return renewed.kind === 'Renewed' ? { kind: 'Lost' } : renewed;
+    const last = Math.max(0, Math.ceil(this.fill.size / this.fill.pieceBytes) - 1);
+    if (!Number.isSafeInteger(pieces) || pieces < 0 || pieces > last) throw new RangeError(`announce: ${String(pieces)} is not a piece count below ${last + 1}`);
+    if (pieces > this.fill.pieces) {
+      this.saveFill({ ...this.fill, pieces });
+      this.wakeProgress();
+    }
+    return renewed;
+  }
+
   /** Records the blob as stored. Anyone may complete: the bytes were verified against the digest before. */
   complete(leaseId: string, size: number, location: string): CompleteResult {
     if (this.stored) return { kind: 'AlreadyStored', ...this.stored };
@@ -90,6 +128,7 @@ export class BlobLease extends DurableObject<Env> {
     }
     const wasHolder = this.holders.has(leaseId);
     this.stored = { size, location };
+    this.saveFill(undefined);
     this.holders.clear();
     this.sql.exec('DELETE FROM holders');
     this.sql.exec('UPDATE meta SET size = ?, location = ?, completed = completed + 1 WHERE id = 1', size, location);
@@ -102,18 +141,22 @@ export class BlobLease extends DurableObject<Env> {
    * Gives the lease up (fetch failed or was abandoned) and wakes the waiters so one of them takes over.
    * `failure`, if given, is passed on to the waiters.
    */
-  release(leaseId: string, reason = 'released', failure?: LeaseFailure): ReleaseResult {
+  release(leaseId: string, reason = 'released', failure?: LeaseFailure, discard = false): ReleaseResult {
     if (!this.holders.delete(leaseId)) return { kind: 'NotHolder' };
     this.sql.exec('DELETE FROM holders WHERE lease_id = ?', leaseId);
     this.bump('released');
     if (reason !== 'released') console.log(`blob lease ${leaseId} released: ${String(reason).slice(0, 200)}`);
-    if (this.holders.size > 0) return { kind: 'Released', remainingHolders: this.holders.size };
-    if (failure) {
-      const bounded = { code: String(failure.code).slice(0, 40), message: String(failure.message).slice(0, 500) };
-      this.wakeAll({ kind: 'Free', reason: 'released', failure: bounded });
-    } else {
-      this.wakeAll({ kind: 'Free', reason: 'released' });
+    // Discarded pieces are gone (the holder deleted them); a fill that merely stopped stays for the next holder.
+    const discarded = discard && this.fill !== undefined;
+    if (discarded) {
+      this.generation++;
+      this.sql.exec('UPDATE meta SET generation = ? WHERE id = 1', this.generation);
     }
+    if (discard) this.saveFill(undefined);
+    if (this.holders.size > 0 && !discarded) return { kind: 'Released', remainingHolders: this.holders.size };
+    const free: WaitResult = { kind: 'Free', reason: 'released', ...(discarded ? { discarded } : {}) };
+    if (failure) free.failure = { code: String(failure.code).slice(0, 40), message: String(failure.message).slice(0, 500) };
+    this.wakeAll(free);
     return { kind: 'Released', remainingHolders: this.holders.size };
   }
 
@@ -122,19 +165,41 @@ export class BlobLease extends DurableObject<Env> {
    * deadline passes. Callers that go away do not cancel a pending wait, so the deadline is mandatory.
    */
   wait(timeoutMs: number): WaitResult | Promise<WaitResult> {
-    if (this.stored) return { kind: 'Stored', ...this.stored };
+    const parked = this.park(timeoutMs);
+    return parked instanceof Promise ? parked.then(withoutGeneration) : withoutGeneration(parked);
+  }
+
+  /**
+   * Like `wait`, and also resolves with `Progress` once more than `afterPieces` pieces are stored
+   * (pass -1 to learn of the fill's start). A reader of a filling blob streams piece by piece on it.
+   */
+  waitFill(afterPieces: number, timeoutMs: number): WaitFillResult | Promise<WaitFillResult> {
+    const generation = this.generation;
+    if (this.stored) return { kind: 'Stored', ...this.stored, generation };
+    const after = Number(afterPieces);
+    this.expireDue(Date.now());
+    const fill = this.fillView();
+    if (fill && fill.pieces > after) return { kind: 'Progress', fill, generation };
+    return this.park(timeoutMs, after);
+  }
+
+  /** Waits for stored, free, the deadline, or (with `afterPieces`) more pieces. Without `afterPieces` it never answers Progress. */
+  private park(timeoutMs: number, afterPieces?: number): WaitFillResult | Promise<WaitFillResult> {
+    const generation = this.generation;
+    if (this.stored) return { kind: 'Stored', ...this.stored, generation };
     const now = Date.now();
     const expired = this.expireDue(now);
-    if (this.holders.size === 0) return { kind: 'Free', reason: expired > 0 ? 'expired' : 'absent' };
+    if (this.holders.size === 0) return { kind: 'Free', reason: expired > 0 ? 'expired' : 'absent', generation };
     const deadline = clamp(Number(timeoutMs) || 0, 0, MAX_WAIT_MS);
-    return new Promise<WaitResult>((resolve) => {
+    return new Promise<WaitFillResult>((resolve) => {
       const waiter: Waiter = {
         resolve,
+        afterPieces: Number.isFinite(afterPieces) ? afterPieces : undefined,
         timer: setTimeout(() => {
           // A holder may have died without the alarm having run yet: expiring here wakes everyone.
           this.expireDue(Date.now());
           if (!this.waiters.delete(waiter)) return;
-          resolve({ kind: 'Timeout', expiresAt: this.earliestExpiry() ?? Date.now() });
+          resolve({ kind: 'Timeout', expiresAt: this.earliestExpiry() ?? Date.now(), generation: this.generation });
         }, deadline),
       };
       this.waiters.add(waiter);
@@ -149,6 +214,7 @@ export class BlobLease extends DurableObject<Env> {
       expiresAt: this.earliestExpiry(),
       waiters: this.waiters.size,
       ...this.stored,
+      ...this.fillField(),
       ...this.counters,
     };
   }
@@ -176,8 +242,17 @@ export class BlobLease extends DurableObject<Env> {
       granted INTEGER NOT NULL DEFAULT 0, renewed INTEGER NOT NULL DEFAULT 0, expired INTEGER NOT NULL DEFAULT 0,
       released INTEGER NOT NULL DEFAULT 0, completed INTEGER NOT NULL DEFAULT 0)`);
     this.sql.exec('INSERT OR IGNORE INTO meta (id) VALUES (1)');
-    const meta = this.sql.exec<Record<Counter | 'size' | 'location', number | string | null>>('SELECT * FROM meta WHERE id = 1').one();
+    // Objects created before piece-wise fills lack the fill columns.
+    const columns = new Set([...this.sql.exec<{ name: string }>('PRAGMA table_info(meta)')].map((row) => row.name));
+    for (const column of ['fill_size', 'fill_piece_bytes', 'fill_pieces', 'generation']) {
+      if (!columns.has(column)) this.sql.exec(`ALTER TABLE meta ADD COLUMN ${column} INTEGER`);
+    }
+    const meta = this.sql.exec<Record<string, number | string | null>>('SELECT * FROM meta WHERE id = 1').one();
     if (meta.size !== null && meta.location !== null) this.stored = { size: Number(meta.size), location: String(meta.location) };
+    if (meta.fill_size !== null && meta.fill_piece_bytes !== null) {
+      this.fill = { size: Number(meta.fill_size), pieceBytes: Number(meta.fill_piece_bytes), pieces: Number(meta.fill_pieces ?? 0) };
+    }
+    this.generation = Number(meta.generation ?? 0);
     for (const key of Object.keys(this.counters) as Counter[]) this.counters[key] = Number(meta[key]);
     for (const row of this.sql.exec<{ lease_id: string; holder: string; expires_at: number }>('SELECT * FROM holders')) {
       this.holders.set(row.lease_id, { holder: row.holder, expiresAt: row.expires_at });
@@ -207,6 +282,32 @@ export class BlobLease extends DurableObject<Env> {
     return expired;
   }
 
+  private saveFill(fill: Omit<FillProgress, 'generation'> | undefined): void {
+    this.fill = fill;
+    this.sql.exec('UPDATE meta SET fill_size = ?, fill_piece_bytes = ?, fill_pieces = ? WHERE id = 1', fill?.size ?? null, fill?.pieceBytes ?? null, fill?.pieces ?? null);
+  }
+
+  private fillView(): FillProgress | undefined {
+    return this.fill ? { ...this.fill, generation: this.generation } : undefined;
+  }
+
+  private fillField(): { fill?: FillProgress } {
+    const fill = this.fillView();
+    return fill ? { fill } : {};
+  }
+
+  /** Wakes the piece readers that have not seen the stored pieces yet. */
+  private wakeProgress(): void {
+    const fill = this.fillView();
+    if (!fill) return;
+    for (const waiter of this.waiters) {
+      if (waiter.afterPieces === undefined || fill.pieces <= waiter.afterPieces) continue;
+      clearTimeout(waiter.timer);
+      this.waiters.delete(waiter);
+      waiter.resolve({ kind: 'Progress', fill: { ...fill }, generation: fill.generation });
+    }
+  }
+
   private earliestExpiry(): number | undefined {
     let earliest: number | undefined;
     for (const { expiresAt } of this.holders.values()) if (earliest === undefined || expiresAt < earliest) earliest = expiresAt;
@@ -216,7 +317,7 @@ export class BlobLease extends DurableObject<Env> {
   private wakeAll(result: WaitResult): void {
     for (const waiter of this.waiters) {
       clearTimeout(waiter.timer);
-      waiter.resolve(result);
+      waiter.resolve({ ...result, generation: this.generation });
     }
     this.waiters.clear();
   }

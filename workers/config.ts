@@ -54,12 +54,11 @@ const configSchema = z.object({
   /** Registered keys each LeaseShard keeps before evicting the least recently used. */
   LEASE_SHARD_CAPACITY: intFromString(1, 10_000_000).default(100_000),
   /**
-   * Blobs at or above this size (and blobs of unknown length) are written to R2 with multipart
-   * upload; smaller ones with one put (R2 allows up to 5 GiB). A multipart object reads back far
-   * slower than a single-put one (measured locally ~31 vs ~640 MB/s), so typical layers stay single.
+   * Blobs are stored in R2 as pieces of this size, each put with a known length; readers of a blob
+   * that is still being fetched stream each piece as soon as it is stored. Smaller pieces mean an
+   * earlier first byte for them (one piece behind the fetch), larger ones fewer R2 operations.
    */
-  MULTIPART_THRESHOLD_BYTES: intFromString(5 * 1024 * 1024, 5 * 1024 ** 3).default(1024 ** 3),
-  MULTIPART_PART_BYTES: intFromString(5 * 1024 * 1024, 5 * 1024 ** 3).default(16 * 1024 * 1024),
+  BLOB_PIECE_BYTES: intFromString(64 * 1024, 1024 ** 3).default(8 * 1024 * 1024),
   /** Service-records resource the sidecars register in (their --service tag). */
   SIDECAR_RESOURCE: z.string().regex(RESOURCE_NAME, 'SIDECAR_RESOURCE must be a resource name (1-63 of [a-z0-9._-])').default('fastreg'),
   /**

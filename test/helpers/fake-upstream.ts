@@ -9,7 +9,10 @@ export type Fault =
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
   | { kind: 'slow'; bytesPerSecond: number }
   | { kind: 'wrong-bytes' }
-  | { kind: 'stall' }
+  /** Answers a Range request with the whole blob (200), as some registries do. */
+  | { kind: 'ignore-range' }
+  /** Sends `afterBytes` (default 1 KiB) of the body, then nothing more, never ending it. */
+  | { kind: 'stall'; afterBytes?: number }
   | { kind: 'truncate'; afterBytes: number }
   | { kind: 'reset' };
 
@@ -40,6 +43,7 @@ export interface RequestLogEntry {
   method: string;
   path: string;
   authorization?: string;
+  range?: string;
 }
 
 const TOKEN = 'fake-upstream-token';
@@ -135,7 +139,7 @@ export class FakeUpstream {
       return;
     }
     const method = req.method ?? 'GET';
-    this.log.push({ method, path: url.pathname, authorization: req.headers.authorization });
+    this.log.push({ method, path: url.pathname, authorization: req.headers.authorization, ...(req.headers.range ? { range: req.headers.range } : {}) });
 
     if (url.pathname === '/token') return this.token(req, res, url);
     if (url.pathname.startsWith('/cdn/')) {
@@ -201,10 +205,18 @@ export class FakeUpstream {
       blob = Buffer.from(original);
       blob[0] = (blob[0] ?? 0) ^ 0xff;
     }
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': blob.length, 'Docker-Content-Digest': digest });
+    const headers: Record<string, string | number> = { 'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': digest, 'Accept-Ranges': 'bytes' };
+    // One open-ended range (`bytes=N-`), as a mirror asks to continue a blob; anything else gets the whole blob.
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const start = range && fault?.kind !== 'ignore-range' ? Number(range[1]) : 0;
+    if (start > 0 && start < blob.length) {
+      headers['Content-Range'] = `bytes ${start}-${blob.length - 1}/${blob.length}`;
+      blob = blob.subarray(start);
+    }
+    res.writeHead(start > 0 && headers['Content-Range'] ? 206 : 200, { ...headers, 'Content-Length': blob.length });
     if (req.method === 'HEAD') return void res.end();
     if (fault?.kind === 'stall') {
-      res.write(blob.subarray(0, Math.min(blob.length, 1024)));
+      res.write(blob.subarray(0, Math.min(blob.length, fault.afterBytes ?? 1024)));
       return; // never finishes; the client must give up
     }
     const limit = fault?.kind === 'truncate' ? fault.afterBytes : blob.length;

@@ -10,6 +10,7 @@ export interface LogEntry {
   method: string;
   path: string;
   authorization?: string;
+  range?: string;
 }
 
 export async function fake<T = Record<string, unknown>>(action: string, body: unknown = {}): Promise<T> {
@@ -48,6 +49,26 @@ export async function sha256(bytes: ArrayBuffer | Uint8Array): Promise<string> {
 
 export function blobKeyOf(digest: string): string {
   return `blobs/sha256/${digest.slice('sha256:'.length)}`;
+}
+
+export function pieceKeyOf(digest: string, index: number): string {
+  return `pieces/sha256/${digest.slice('sha256:'.length)}/${index}`;
+}
+
+/** The stored bytes of a blob, read straight from R2 (its pieces, or one object as earlier versions stored it). */
+export async function storedBlobBytes(digest: string): Promise<Uint8Array | undefined> {
+  const index = await env.BLOBS.get(blobKeyOf(digest));
+  if (!index) return undefined;
+  if (index.customMetadata?.layout !== 'pieces') return new Uint8Array(await index.arrayBuffer());
+  const size = Number(index.customMetadata.size);
+  const pieceBytes = Number(index.customMetadata.pieceBytes);
+  const out = new Uint8Array(size);
+  for (let i = 0; i * pieceBytes < size || (size === 0 && i === 0); i++) {
+    const piece = await env.BLOBS.get(pieceKeyOf(digest, i));
+    if (!piece) throw new Error(`piece ${i} of ${digest} is missing`);
+    out.set(new Uint8Array(await piece.arrayBuffer()), i * pieceBytes);
+  }
+  return out;
 }
 
 /** Waits (bounded) until R2 holds `key`, or returns false. */

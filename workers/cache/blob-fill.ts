@@ -1,131 +1,164 @@
-import { contentRange, type Digest, OciError, parseRange } from '../oci/index.js';
+import type { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
+import type { FillProgress } from '../../durable-objects/blob-lease-types.js';
+import { type Digest, OciError } from '../oci/index.js';
 import { stats, upstreamStats } from '../stats.js';
 import { upstreamTimeout } from '../upstream/errors.js';
 import { IdleWatchdog } from '../upstream/idle-watchdog.js';
 import { pullScope, type SelectedUpstream } from '../upstream/select.js';
-import { blobHeaders } from './blob-store.js';
+import { createHasher, type Hasher, lumpReader } from './hashing.js';
 import { blobKey } from './keys.js';
-import { storeVerifiedBlob } from './r2-blob-writer.js';
-import { clientCopy, sliceStream } from './verify-stream.js';
+import { writePieces } from './piece-writer.js';
+import { deletePieces, pieceKey, pieceLength, type PieceLayout, putPieceIndex } from './pieces.js';
 
 export interface BlobFillOptions {
   bucket: R2Bucket;
   upstream: SelectedUpstream;
   digest: Digest;
-  /** The client's Range header; the whole blob is still fetched and stored. */
-  rangeHeader?: string | null;
-  multipartThresholdBytes: number;
-  multipartPartBytes: number;
-  /** Called whenever bytes move towards R2; the blob lease is renewed only while they do. */
-  onProgress?: () => void;
-}
-
-export type BlobStoreResult = { stored: true; size: number } | { stored: false; reason: string };
-
-export interface BlobFill {
-  /** For the client: 200 (206 for a Range), streamed while the blob is being stored. */
-  response: Response;
-  /** Settles when the R2 write is done or failed; never rejects. Hand it to waitUntil. */
-  stored: Promise<BlobStoreResult>;
+  leases: BlobLeaseClient;
+  leaseId: string;
+  /** The fill a previous holder left (a takeover), if any. */
+  previous?: FillProgress;
+  pieceBytes: number;
+  waitUntil: (promise: Promise<unknown>) => void;
+  /** Called once the fill settled, stored or not. */
+  onSettled?: () => void;
 }
 
 /**
- * The upstream-miss path for a blob: one upstream GET, its native body teed to the client and to
- * R2. The store branch hashes what it writes; the client branch holds back its last chunk for that
- * verdict. A blob whose digest does not match is never stored, and the client's stream errors
- * instead of ending. The caller keeps `stored` alive with
- * waitUntil, so the store completes even if the client disconnects.
+ * The upstream fetch of a blob by its lease holder. Resolves with the fill's shape once the upstream
+ * answered and the lease recorded it (readers can start their responses); the bytes then go to R2
+ * piece by piece in the background (waitUntil), so the store finishes even if every client left.
  *
- * This is the seam for the blob lease: call it only when this request holds the lease.
+ * A takeover continues a previous holder's fill: it re-hashes the pieces already stored and asks the
+ * upstream for the rest with a Range (or skips what it has if the upstream ignores the Range).
+ * Wrong bytes delete every piece and tell the lease to discard the fill; any other failure keeps the
+ * stored pieces for the next holder. Rejects (after releasing the lease) if the fill cannot start.
  */
-export async function fillBlobFromUpstream(options: BlobFillOptions): Promise<BlobFill> {
-  const { upstream, digest, bucket } = options;
-  const fetched = await upstream.client.request({
-    method: 'GET',
-    path: `/v2/${upstream.repository}/blobs/${digest.value}`,
-    scope: pullScope(upstream.repository),
-    notFound: 'BLOB_UNKNOWN',
-    what: `blob ${digest.value} of ${upstream.repository}`,
-  });
-  const { response } = fetched;
-  const lengthHeader = response.headers.get('Content-Length');
-  const size = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
-  if (!response.body) {
-    throw new OciError('UPSTREAM_FAILED', `upstream ${upstream.registry} sent no body for blob ${digest.value}`);
-  }
-  let range;
+export async function startBlobFill(options: BlobFillOptions): Promise<FillProgress> {
+  const { bucket, upstream, digest, leases, leaseId } = options;
+  const key = digest.value;
+  const heartbeat = leases.heartbeat(key, leaseId);
+  let watchdog: IdleWatchdog | undefined;
+  const settle = () => {
+    heartbeat.stop();
+    watchdog?.stop();
+    options.onSettled?.();
+  };
+  let fill: FillProgress;
+  let body: ReadableStream<Uint8Array>;
+  let hasher: Hasher;
+  let skipBytes: number;
   try {
-    range = size === undefined ? undefined : parseRange(options.rangeHeader, size);
+    hasher = createHasher(digest);
+    const resumeFrom = options.previous ? await rehashPieces(bucket, digest, options.previous, hasher) : 0;
+    const offset = resumeFrom * (options.previous?.pieceBytes ?? 0);
+    const fetched = await upstream.client.request({
+      method: 'GET',
+      path: `/v2/${upstream.repository}/blobs/${digest.value}`,
+      scope: pullScope(upstream.repository),
+      range: offset > 0 ? `bytes=${offset}-` : undefined,
+      notFound: 'BLOB_UNKNOWN',
+      what: `blob ${digest.value} of ${upstream.repository}`,
+    });
+    const { response } = fetched;
+    const answer = bodyShape(response, offset);
+    if (!response.body || answer === undefined) {
+      fetched.abort(new Error('unusable answer'));
+      throw new OciError('UPSTREAM_FAILED', `upstream ${upstream.registry} sent ${response.body ? 'no usable Content-Length or Content-Range' : 'no body'} for blob ${digest.value}`);
+    }
+    const pieceBytes = options.previous?.pieceBytes ?? options.pieceBytes;
+    if (options.previous && options.previous.size !== answer.size) {
+      fetched.abort(new Error('size changed'));
+      throw new OciError('UPSTREAM_FAILED', `upstream ${upstream.registry} now says blob ${digest.value} has ${answer.size} bytes, not ${options.previous.size}`);
+    }
+    const begun = await leases.begin(key, leaseId, answer.size, pieceBytes);
+    if ('kind' in begun) {
+      fetched.abort(new Error('lease lost'));
+      throw new OciError('UNAVAILABLE', `lost the lease of blob ${digest.value} before its fill began`);
+    }
+    fill = begun;
+    body = response.body;
+    skipBytes = answer.skip;
+    const registryCounters = upstreamStats(upstream.registry);
+    watchdog = new IdleWatchdog(upstream.client.timeoutMs, () => fetched.abort(upstreamTimeout(upstream.registry, 'body')));
+    stats.blobs.misses += 1;
+    const layout: PieceLayout = { size: fill.size, pieceBytes: fill.pieceBytes };
+    const stored = writePieces(
+      {
+        bucket,
+        digest,
+        layout,
+        startPiece: resumeFrom,
+        skipBytes,
+        hasher,
+        onChunk: (bytes) => {
+          watchdog?.touch();
+          heartbeat.progress();
+          registryCounters.bytes += bytes;
+          stats.blobs.bytesFromUpstream += bytes;
+        },
+        onPieces: async (count) => {
+          const renewed = await leases.announce(key, leaseId, count);
+          if (renewed.kind === 'Lost') fetched.abort(new OciError('UNAVAILABLE', `lost the lease of blob ${digest.value} mid-fill`));
+        },
+      },
+      body,
+    );
+    options.waitUntil(finishFill(options, layout, stored).finally(settle));
+    return fill;
   } catch (err) {
-    fetched.abort(err);
+    await leases.release(key, leaseId, err).catch(() => undefined);
+    settle();
     throw err;
   }
-  stats.blobs.misses += 1;
-
-  const watchdog = new IdleWatchdog(upstream.client.timeoutMs, () => fetched.abort(upstreamTimeout(upstream.registry, 'body')));
-  // Tee the native body (a tee of a JS stream buffers without bound). Even the native tee keeps for the
-  // slower branch what the faster one read ahead, so the client's copy stays within a few MiB of the store.
-  const [toClient, toStore] = response.body.tee();
-
-  // Each byte is hashed once, on the store side, in batches; the client's copy waits for that verdict
-  // before its last chunk. The store side also feeds the watchdog, so a stall is caught with no client.
-  let clientAttached = !range;
-  const upstreamCounters = upstreamStats(upstream.registry);
-  const store = storeVerifiedBlob(
-    {
-      bucket,
-      key: blobKey(digest),
-      digest,
-      expectedSize: size,
-      multipartThresholdBytes: options.multipartThresholdBytes,
-      multipartPartBytes: options.multipartPartBytes,
-      clientAttached: () => clientAttached,
-      onChunk: (bytes: number) => {
-        watchdog.touch();
-        upstreamCounters.bytes += bytes;
-        stats.blobs.bytesFromUpstream += bytes;
-      },
-      onProgress: () => options.onProgress?.(),
-    },
-    toStore,
-  );
-  const stored = store.stored.then(
-    (written): BlobStoreResult => {
-      stats.blobs.stored += 1;
-      return { stored: true, size: written };
-    },
-    (err: unknown): BlobStoreResult => {
-      stats.blobs.storeFailures += 1;
-      if (err instanceof OciError && err.code === 'DIGEST_INVALID') stats.blobs.digestMismatches += 1;
-      const reason = signalReason(fetched.signal) ?? (err instanceof Error ? err.message : String(err));
-      console.warn(`blob ${digest.value} from ${upstream.registry} was not stored: ${reason}`);
-      return { stored: false, reason };
-    },
-  );
-  void Promise.allSettled([stored, store.finished]).then(() => watchdog.stop());
-
-  if (range) {
-    const headers = blobHeaders(digest, range.length, 'upstream');
-    headers.set('Content-Range', contentRange(range, size ?? 0));
-    const body = clientCopy(toClient, store, { verify: false })
-      .pipeThrough(sliceStream(range.offset, range.length))
-      .pipeThrough(new FixedLengthStream(range.length));
-    return { response: new Response(body, { status: 206, headers }), stored };
-  }
-  const verified = clientCopy(toClient, store, {
-    verify: true,
-    onCancel: () => {
-      clientAttached = false;
-    },
-  });
-  if (size === undefined) {
-    const headers = blobHeaders(digest, 0, 'upstream');
-    headers.delete('Content-Length');
-    return { response: new Response(verified, { headers }), stored };
-  }
-  return { response: new Response(verified.pipeThrough(new FixedLengthStream(size)), { headers: blobHeaders(digest, size, 'upstream') }), stored };
 }
 
-function signalReason(signal: AbortSignal): string | undefined {
-  return signal.aborted && signal.reason instanceof Error ? signal.reason.message : undefined;
+/** Records the outcome of the piece writes with the lease: complete, or release (discarding wrong bytes). */
+async function finishFill(options: BlobFillOptions, layout: PieceLayout, stored: Promise<void>): Promise<void> {
+  const { bucket, digest, leases, leaseId } = options;
+  try {
+    await stored;
+    await putPieceIndex(bucket, digest, layout);
+    stats.blobs.stored += 1;
+    await leases.complete(digest.value, leaseId, { size: layout.size, location: blobKey(digest) });
+  } catch (err) {
+    stats.blobs.storeFailures += 1;
+    const wrongBytes = err instanceof OciError && err.code === 'DIGEST_INVALID';
+    if (wrongBytes) {
+      stats.blobs.digestMismatches += 1;
+      await deletePieces(bucket, digest, layout).catch(() => undefined);
+    }
+    console.warn(`blob ${digest.value} from ${options.upstream.registry} was not stored: ${err instanceof Error ? err.message : String(err)}`);
+    await leases.release(digest.value, leaseId, err, wrongBytes).catch(() => undefined);
+  }
+}
+
+/** The blob's size and how many leading bytes to skip, from a 200 or a 206 to `bytes=offset-`; undefined if unusable. */
+function bodyShape(response: Response, offset: number): { size: number; skip: number } | undefined {
+  if (response.status === 206) {
+    const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get('Content-Range') ?? '');
+    if (!match || Number(match[1]) !== offset) return undefined;
+    return { size: Number(match[3]), skip: 0 };
+  }
+  const length = response.headers.get('Content-Length');
+  if (length === null || !/^\d+$/.test(length)) return undefined;
+  return { size: Number(length), skip: offset };
+}
+
+/**
+ * Feeds the pieces a previous holder stored to `hasher`, in order; returns how many were there whole.
+ * They are re-read rather than trusted: the final digest covers them too.
+ */
+async function rehashPieces(bucket: R2Bucket, digest: Digest, previous: FillProgress, hasher: Hasher): Promise<number> {
+  const layout = { size: previous.size, pieceBytes: previous.pieceBytes };
+  for (let index = 0; index < previous.pieces; index++) {
+    const object = await bucket.get(pieceKey(digest, index));
+    if (!object || object.size !== pieceLength(layout, index)) {
+      await object?.body.cancel();
+      return index;
+    }
+    const reader = lumpReader(object.body, 64 * 1024, 1024 * 1024);
+    for (let lump = await reader.read(); lump !== undefined; lump = await reader.read()) await hasher.write(lump.slice());
+  }
+  return previous.pieces;
 }

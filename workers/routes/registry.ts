@@ -2,13 +2,11 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
 import type { AppEnv } from '../app-env.js';
-import { headUpstreamBlob } from '../cache/blob-head.js';
-import { serveStoredBlob } from '../cache/blob-store.js';
-import { fillBlobWithLease } from '../cache/leased-blob-fill.js';
+import { BlobService } from '../cache/blob-service.js';
 import { getManifest, manifestSource } from '../cache/manifest-cache.js';
 import { requireToken } from '../middleware/auth.js';
 import { sidecarRedirect } from '../sites/redirect.js';
-import { OciError, parseDigest, parseRegistryPath, type Reference, TAG_GRAMMAR } from '../oci/index.js';
+import { type Digest, OciError, parseDigest, parseRegistryPath, type Reference, TAG_GRAMMAR } from '../oci/index.js';
 import { readSmallBody } from '../upstream/read-body.js';
 import { pullScope, selectUpstream, type SelectedUpstream } from '../upstream/select.js';
 
@@ -35,8 +33,10 @@ export function registryRoutes(): Hono<AppEnv> {
     switch (path.kind) {
       case 'manifest':
         return manifestResponse(c, upstream, path.reference);
-      case 'blob':
-        return (await sidecarRedirect(c, path.name, parseDigest(path.digest).value)) ?? blobResponse(c, upstream, path.digest);
+      case 'blob': {
+        const digest = parseDigest(path.digest);
+        return (await sidecarRedirect(c, path.name, digest.value)) ?? blobResponse(c, upstream, digest);
+      }
       case 'tags':
         return tagListResponse(c, upstream);
     }
@@ -67,25 +67,15 @@ async function manifestResponse(c: RegistryContext, upstream: SelectedUpstream, 
   return new Response(c.req.method === 'HEAD' ? null : entry.body, { headers });
 }
 
-async function blobResponse(c: RegistryContext, upstream: SelectedUpstream, digestText: string): Promise<Response> {
-  const digest = parseDigest(digestText);
-  const method = c.req.method;
-  const rangeHeader = method === 'GET' ? c.req.header('Range') : undefined;
-  const stored = await serveStoredBlob(c.env.BLOBS, digest, method, rangeHeader);
-  if (stored) return stored;
-  if (method === 'HEAD') return headUpstreamBlob(upstream, digest);
-  const config = c.get('config');
-  return fillBlobWithLease({
+function blobResponse(c: RegistryContext, upstream: SelectedUpstream, digest: Digest): Promise<Response> {
+  const method = c.req.method === 'HEAD' ? 'HEAD' : 'GET';
+  const service = new BlobService({
     bucket: c.env.BLOBS,
-    upstream,
-    digest,
-    rangeHeader,
-    multipartThresholdBytes: config.MULTIPART_THRESHOLD_BYTES,
-    multipartPartBytes: config.MULTIPART_PART_BYTES,
     leases: c.env.BLOB_LEASE,
-    config,
+    config: c.get('config'),
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   });
+  return service.serve({ upstream, digest, method, rangeHeader: method === 'GET' ? c.req.header('Range') : undefined });
 }
 
 /** Passed through to the upstream, with its `n` and `last` pagination parameters. */

@@ -25,6 +25,8 @@ export interface UpstreamRequest {
   /** Token scope, e.g. repository:library/alpine:pull. */
   scope?: string;
   accept?: string;
+  /** A Range header, e.g. `bytes=1048576-` to continue a blob; the upstream may ignore it (200). */
+  range?: string;
   /** OCI code for an upstream 404. */
   notFound: OciErrorCode;
   /** What is fetched, for error messages. */
@@ -85,6 +87,7 @@ export class UpstreamClient {
     let url = `${this.options.baseUrl}${req.path}`;
     const headers = new Headers({ 'User-Agent': USER_AGENT });
     if (req.accept) headers.set('Accept', req.accept);
+    if (req.range) headers.set('Range', req.range);
     const preset = this.presetAuthorization(req.scope);
     if (preset) headers.set('Authorization', preset);
 

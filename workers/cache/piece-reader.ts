@@ -1,0 +1,50 @@
+import { type Digest, OciError } from '../oci/index.js';
+import { pieceCount, pieceKey, pieceLength, type PieceLayout } from './pieces.js';
+
+export interface PieceReadOptions {
+  bucket: R2Bucket;
+  digest: Digest;
+  layout: PieceLayout;
+  /** Byte range of the blob to send. */
+  offset: number;
+  length: number;
+  /** Resolves once piece `index` may be read (at once for a stored blob); rejects to fail the stream. */
+  ready: (index: number) => Promise<void>;
+  onBytes?: (bytes: number) => void;
+}
+
+/**
+ * The bytes [offset, offset+length) of a blob stored as pieces, read only from the pieces they
+ * cover, each as soon as `ready` allows. Each piece's R2 body is piped natively into one
+ * FixedLengthStream (no JavaScript per chunk, paced by the client); an error in any piece errors the
+ * stream, so a client never sees a short body end cleanly.
+ */
+export function readPieces(options: PieceReadOptions): ReadableStream<Uint8Array> {
+  const { bucket, digest, layout, offset, length } = options;
+  const { readable, writable } = new FixedLengthStream(length);
+  const pump = async () => {
+    const end = offset + length;
+    const first = Math.floor(offset / layout.pieceBytes);
+    const last = length === 0 ? first - 1 : Math.min(pieceCount(layout) - 1, Math.floor((end - 1) / layout.pieceBytes));
+    for (let index = first; index <= last; index++) {
+      await options.ready(index);
+      const start = index * layout.pieceBytes;
+      const from = Math.max(offset, start) - start;
+      const to = Math.min(end, start + pieceLength(layout, index)) - start;
+      const object = await bucket.get(pieceKey(digest, index), { range: { offset: from, length: to - from } });
+      if (!object) throw new OciError('BLOB_UNKNOWN', `piece ${index} of blob ${digest.value} is missing`);
+      if (object.size !== pieceLength(layout, index)) {
+        await object.body.cancel();
+        throw new OciError('UNKNOWN', `piece ${index} of blob ${digest.value} has ${object.size} bytes, expected ${pieceLength(layout, index)}`);
+      }
+      await object.body.pipeTo(writable, { preventClose: true });
+      options.onBytes?.(to - from);
+    }
+    await writable.close();
+  };
+  pump().catch(async (err: unknown) => {
+    console.warn(`blob ${digest.value} stream failed: ${err instanceof Error ? err.message : String(err)}`);
+    await writable.abort(err).catch(() => undefined);
+  });
+  return readable;
+}

@@ -1,0 +1,136 @@
+import { digestMismatch, type Digest, OciError } from '../oci/index.js';
+import { pieceCount, pieceKey, pieceLength, type PieceLayout } from './pieces.js';
+import { type Hasher, lumpReader } from './hashing.js';
+
+/** Each read waits for at least this much (the stall watchdog is fed per read, so keep it small). */
+const READ_MIN_BYTES = 64 * 1024;
+const READ_MAX_BYTES = 1024 * 1024;
+/** Lumps handed to a piece's put before waiting for R2 to take the oldest. */
+const WRITES_IN_FLIGHT = 4;
+/** Pieces whose put may still be running: one being written and the one before it. */
+const PIECES_IN_FLIGHT = 2;
+
+export interface PieceWriteOptions {
+  bucket: R2Bucket;
+  digest: Digest;
+  layout: PieceLayout;
+  /** Pieces already in R2 and already fed to `hasher` (a takeover continues after them). */
+  startPiece: number;
+  /** Leading bytes of `body` that are already stored (an upstream that ignored a Range sends them again). */
+  skipBytes?: number;
+  hasher: Hasher;
+  /** Called with each upstream lump's size: the stall watchdog and byte counters. */
+  onChunk: (bytes: number) => void;
+  /** Pieces 0..count-1 are in R2. Never called for the last piece: that one waits for the digest. */
+  onPieces: (count: number) => Promise<void>;
+}
+
+/**
+ * Writes `body` (the blob from byte startPiece*pieceBytes on) to R2 piece by piece, hashing each byte
+ * once. Reading, hashing and the puts overlap, with at most PIECES_IN_FLIGHT puts running. Resolves
+ * once every piece is stored and the digest of the whole blob matched; rejects otherwise (DIGEST_INVALID
+ * for wrong bytes). Memory: a few lumps of at most 1 MiB, whatever the blob size.
+ */
+export async function writePieces(options: PieceWriteOptions, body: ReadableStream<Uint8Array>): Promise<void> {
+  const { layout, digest, hasher } = options;
+  const count = pieceCount(layout);
+  const reader = lumpReader(body, READ_MIN_BYTES, READ_MAX_BYTES);
+  const puts: Promise<void>[] = [];
+  let announced: Promise<void> = Promise.resolve();
+  let piece: PiecePut | undefined;
+  let index = options.startPiece;
+  let skip = options.skipBytes ?? 0;
+  try {
+    for (;;) {
+      const lump = await reader.read();
+      if (lump === undefined) break;
+      options.onChunk(lump.byteLength);
+      const skipped = Math.min(skip, lump.byteLength);
+      skip -= skipped;
+      for (let offset = skipped; offset < lump.byteLength; ) {
+        if (piece?.remaining === 0) throw new OciError('UPSTREAM_FAILED', `upstream sent more than the ${layout.size} bytes it announced`);
+        if (!piece) {
+          if (index >= count) throw new OciError('UPSTREAM_FAILED', `upstream sent more than the ${layout.size} bytes it announced`);
+          // Bounded pieces in flight: the put from two pieces back must be done before a new one starts.
+          await puts[index - PIECES_IN_FLIGHT];
+          piece = openPiece(options.bucket, pieceKey(digest, index), pieceLength(layout, index));
+        }
+        // The read buffer is reused: each piece gets its own copy of its share.
+        const share = lump.slice(offset, offset + Math.min(piece.remaining, lump.byteLength - offset));
+        offset += share.byteLength;
+        await hasher.write(share);
+        await piece.write(share);
+        if (piece.remaining > 0) continue;
+        if (index === count - 1) break;
+        const stored = piece.close();
+        puts[index] = stored;
+        const done = index + 1;
+        announced = Promise.all([announced, stored]).then(() => options.onPieces(done));
+        announced.catch(() => undefined);
+        piece = undefined;
+        index++;
+      }
+    }
+    if (!piece && layout.size === 0) piece = openPiece(options.bucket, pieceKey(digest, 0), 0);
+    const received = index * layout.pieceBytes + (piece ? pieceLength(layout, index) - piece.remaining : 0);
+    if (!piece || piece.remaining > 0 || index !== count - 1) {
+      throw new OciError('UPSTREAM_FAILED', `upstream sent ${Math.min(received, layout.size)} of ${layout.size} bytes`);
+    }
+    const actual = await hasher.finish();
+    if (actual !== digest.value) throw digestMismatch(digest.value, actual);
+    const last = piece.close();
+    piece = undefined;
+    await Promise.all([announced, last, ...puts.slice(options.startPiece)]);
+  } catch (err) {
+    reader.cancel(err).catch(() => undefined);
+    await piece?.abort(err);
+    // A put still running could land after the caller deleted the pieces, and the stored ones
+    // should be announced before the caller releases the lease, so a takeover continues after them.
+    await Promise.allSettled([...puts, announced]);
+    throw err;
+  }
+}
+
+interface PiecePut {
+  remaining: number;
+  write(bytes: Uint8Array): Promise<void>;
+  /** Ends the piece's stream; resolves once R2 stored it. */
+  close(): Promise<void>;
+  abort(reason: unknown): Promise<void>;
+}
+
+/** One piece as one R2 put of a FixedLengthStream: streamed, never held whole in memory. */
+function openPiece(bucket: R2Bucket, key: string, length: number): PiecePut {
+  const fixed = new FixedLengthStream(length);
+  const writer = fixed.writable.getWriter();
+  const put = bucket.put(key, fixed.readable).then(() => undefined);
+  // If the put fails without draining the stream, a pending write would never settle: race it with the put.
+  const putFailed = put.then(
+    () => new Promise<never>(() => undefined),
+    (err: unknown) => Promise.reject(err),
+  );
+  putFailed.catch(() => undefined);
+  put.catch(() => undefined);
+  // A FixedLengthStream's writer is always "ready" (it queues without limit), so backpressure comes
+  // from its write promises, which settle as R2 takes the bytes.
+  const inFlight: Promise<void>[] = [];
+  const handle: PiecePut = {
+    remaining: length,
+    async write(bytes) {
+      handle.remaining -= bytes.byteLength;
+      const written = writer.write(bytes);
+      written.catch(() => undefined);
+      inFlight.push(written);
+      if (inFlight.length > WRITES_IN_FLIGHT) await Promise.race([inFlight.shift(), putFailed]);
+    },
+    async close() {
+      await Promise.race([writer.close(), putFailed]);
+      await put;
+    },
+    async abort(reason) {
+      await writer.abort(reason).catch(() => undefined);
+      await put.catch(() => undefined);
+    },
+  };
+  return handle;
+}

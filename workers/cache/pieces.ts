@@ -1,0 +1,55 @@
+import { type Digest, MediaType } from '../oci/index.js';
+import { blobKey } from './keys.js';
+
+// A blob is stored in R2 as fixed-size pieces (every one BLOB_PIECE_BYTES but the last), each put
+// with a known length, plus an empty index object at blobKey whose metadata says so. Readers of a
+// filling blob take each piece as soon as the blob's BlobLease announces it.
+
+export interface PieceLayout {
+  size: number;
+  pieceBytes: number;
+}
+
+const LAYOUT = 'pieces';
+
+export function pieceKey(digest: Digest, index: number): string {
+  return `pieces/${digest.algorithm}/${digest.hex}/${index}`;
+}
+
+export function pieceCount({ size, pieceBytes }: PieceLayout): number {
+  return Math.max(1, Math.ceil(size / pieceBytes));
+}
+
+export function pieceLength(layout: PieceLayout, index: number): number {
+  return Math.max(0, Math.min(layout.pieceBytes, layout.size - index * layout.pieceBytes));
+}
+
+/** The index object, written once every piece is stored and the digest verified: from then on the blob is stored. */
+export function putPieceIndex(bucket: R2Bucket, digest: Digest, layout: PieceLayout): Promise<R2Object> {
+  return bucket.put(blobKey(digest), new Uint8Array(0), {
+    httpMetadata: { contentType: MediaType.OctetStream },
+    customMetadata: {
+      layout: LAYOUT,
+      digest: digest.value,
+      size: String(layout.size),
+      pieceBytes: String(layout.pieceBytes),
+      storedAt: new Date().toISOString(),
+    },
+  });
+}
+
+/** The layout an index object describes, or undefined for a blob stored whole (one object, as earlier versions did). */
+export function readPieceIndex(object: R2Object): PieceLayout | undefined {
+  const meta = object.customMetadata;
+  if (meta?.layout !== LAYOUT) return undefined;
+  const size = Number(meta.size);
+  const pieceBytes = Number(meta.pieceBytes);
+  if (!Number.isSafeInteger(size) || size < 0 || !Number.isSafeInteger(pieceBytes) || pieceBytes <= 0) return undefined;
+  return { size, pieceBytes };
+}
+
+/** Deletes the pieces of a failed fill (and a stray index), so nothing of it can be served. */
+export async function deletePieces(bucket: R2Bucket, digest: Digest, layout: PieceLayout): Promise<void> {
+  const keys = Array.from({ length: pieceCount(layout) }, (_, i) => pieceKey(digest, i));
+  for (let i = 0; i < keys.length; i += 1000) await bucket.delete(keys.slice(i, i + 1000));
+}
