@@ -2,32 +2,37 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEdge, type RunningEdge } from '../scripts/edge-launcher.js';
 import { OciLayout, pushImage, registryDigests } from '../test/helpers/images.js';
-import { makeTempDir, run } from '../test/helpers/processes.js';
+import { makeTempDir } from '../test/helpers/processes.js';
 import { startRegistry, type RunningRegistry } from '../test/helpers/registry.js';
-import { rawTcpSeconds } from './raw-tcp.js';
+import { type BurstTimes, concurrentGets, curlGet, type Sample } from './curl.js';
 import { median } from './median.js';
+import { measureR2Ceiling, r2PutWorker, type R2Ceiling } from './r2-ceiling.js';
+import { rawTcpSeconds } from './raw-tcp.js';
+import { startWanProxy } from './wan-proxy.js';
 
 // Blob GET throughput on loopback, in one run, through three paths to the same upstream blob:
 // FastReg (the launched edge), distribution's pull-through cache, and the upstream directly.
 // A cold burst of concurrent GETs for one uncached blob counts the upstream fetches each mirror makes.
 // The client is curl (its own process, writing to /dev/null), so client CPU barely counts.
-// Raw loopback TCP moving the same number of bytes, in the same run, is the ceiling.
+// Raw loopback TCP moving the same number of bytes, in the same run, is the warm ceiling; a
+// bench-only Worker putting the same bytes into the same local R2 is the cold one. A WAN-shaped
+// proxy in front of the upstream gives the cold pull a remote registry's pace and latency.
 
 export interface EdgeBenchOptions {
   blobBytes: number;
   warmRuns: number;
   burstClients: number;
   burstBlobBytes: number;
-  /** Extra edge [vars], e.g. MULTIPART_THRESHOLD_BYTES. */
+  /** Extra edge [vars], e.g. BLOB_PIECE_BYTES. */
   edgeVars: Record<string, string>;
+  /** The WAN-shaped upstream: link rate and added latency per request (0 MB/s skips it). */
+  wan: { mbPerSecond: number; delayMs: number };
+  /** A multi-GiB layer pulled cold by a burst of clients, then warm (0 bytes skips it). */
+  big: { bytes: number; clients: number };
   log: (line: string) => void;
 }
 
-export interface Sample {
-  seconds: number;
-  bytes: number;
-  mbPerSecond: number;
-}
+export type { Sample } from './curl.js';
 
 export interface TargetResult {
   cold?: Sample;
@@ -48,9 +53,16 @@ export interface EdgeBenchResult {
     /** Warm FastReg throughput over raw loopback TCP's (target ≥ 0.5). */
     warmFastregVsRawTcp?: number;
     coldFastregVsPullThrough: number;
-    /** Cold time through FastReg divided by a direct pull's time (target ≤ 1.2). */
+    /** Cold time through FastReg divided by a direct pull's time. */
     coldTimeFastregVsDirect: number;
+    /** Cold FastReg throughput over the local R2 put ceiling of the same run (target ≥ 0.9). */
+    coldFastregVsR2Ceiling?: number;
   };
+  r2Ceiling?: R2Ceiling;
+  /** Cold pull of the blob through a WAN-shaped upstream: directly and through a fresh edge (target ≤ 1.15). */
+  wan?: { mbPerSecond: number; delayMs: number; directSeconds: number[]; fastregColdSeconds: number; coldTimeFastregVsDirect: number };
+  /** A multi-GiB layer: a cold burst, then one warm GET; warm throughput against the main blob's (target ≥ 0.5). */
+  big?: { blobBytes: number; clients: number; cold: BurstTimes; warm: Sample; warmVsMainWarm: number; edgePeakRssMB: number | null };
   burst?: {
     clients: number;
     blobBytes: number;
@@ -61,6 +73,10 @@ export interface EdgeBenchResult {
     pullThroughUpstreamBytes: number;
     fastregSeconds: number;
     pullThroughSeconds: number;
+    /** Each FastReg client's first byte and completion (s from the burst's start). */
+    fastregTimes?: BurstTimes;
+    /** One cold FastReg pull of this size (the main cold pull, scaled by size when the sizes differ). */
+    oneColdPullSeconds?: number;
   };
   edgePeakRssMB: number | null;
 }
@@ -80,7 +96,8 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeBench
     const blob = await pushBlobImage(work.dir, upstream, 'big', options.blobBytes);
     const burstBlob = options.burstClients > 0 ? await pushBlobImage(work.dir, upstream, 'burst', options.burstBlobBytes) : undefined;
 
-    edge = await startEdge({ stateDir: path.join(work.dir, 'edge'), upstream: upstream.url, logs: false, vars: options.edgeVars });
+    edge = await startEdge({ stateDir: path.join(work.dir, 'edge'), upstream: upstream.url, logs: false, vars: options.edgeVars, extraWorkers: [await r2PutWorker(work.dir)] });
+    const pieceBytes = Number(edge.vars.BLOB_PIECE_BYTES ?? 8 * 1024 * 1024);
     cache = await startRegistry({ dir: path.join(work.dir, 'pull-through'), proxyRemote: upstream.url });
     log(`FastReg edge ${edge.url} (workerd ${edge.workerdPids().join(',')}); pull-through cache ${cache.url}`);
 
@@ -114,6 +131,8 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeBench
     };
     const fastreg = await target('FastReg edge (Miniflare)', edge.url);
     const edgePeakRssMB = peakRssMB(edge.workerdPids());
+    log('local R2 put ceiling (bench-only Worker, same bucket)');
+    const r2Ceiling = await measureR2Ceiling(edge, blob.size, pieceBytes, options.warmRuns, log);
     const pullThroughCache = await target('distribution pull-through cache', cache.url);
 
     let burst: EdgeBenchResult['burst'];
@@ -125,10 +144,10 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeBench
       // A mirror may still be filling (or its upstream response still logging) when the clients are done.
       const settle = () => sleep(1_500);
       const before = upstreamTotals();
-      const fastregSeconds = await concurrentGets(`${edge.url}${burstPath}`, burstBlob.size, options.burstClients);
+      const fastregTimes = await concurrentGets(`${edge.url}${burstPath}`, burstBlob.size, options.burstClients);
       await settle();
       const afterFastreg = upstreamTotals();
-      const pullThroughSeconds = await concurrentGets(`${cache.url}${burstPath}`, burstBlob.size, options.burstClients);
+      const pullThroughTimes = await concurrentGets(`${cache.url}${burstPath}`, burstBlob.size, options.burstClients);
       await settle();
       const afterPullThrough = upstreamTotals();
       const fastregUpstreamGets = afterFastreg.gets - before.gets;
@@ -142,14 +161,32 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeBench
         pullThroughUpstreamGets,
         fastregUpstreamBytes,
         pullThroughUpstreamBytes,
-        fastregSeconds,
-        pullThroughSeconds,
+        fastregSeconds: fastregTimes.seconds,
+        pullThroughSeconds: pullThroughTimes.seconds,
+        fastregTimes,
+        oneColdPullSeconds: fastreg.cold!.seconds * (burstBlob.size / blob.size),
       };
       const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
       log(
-        `  FastReg: ${fastregUpstreamGets} upstream GET(s), ${mb(fastregUpstreamBytes)}, ${fastregSeconds.toFixed(2)} s; ` +
-          `pull-through cache: ${pullThroughUpstreamGets} upstream GET(s), ${mb(pullThroughUpstreamBytes)}, ${pullThroughSeconds.toFixed(2)} s`,
+        `  FastReg: ${fastregUpstreamGets} upstream GET(s), ${mb(fastregUpstreamBytes)}, ${fastregTimes.seconds.toFixed(2)} s, first bytes within ${fastregTimes.firstByteSpreadSeconds.toFixed(2)} s; ` +
+          `pull-through cache: ${pullThroughUpstreamGets} upstream GET(s), ${mb(pullThroughUpstreamBytes)}, ${pullThroughTimes.seconds.toFixed(2)} s`,
       );
+      log(`  FastReg clients (first byte/done, s): ${fastregTimes.clients.map((c) => `${c.firstByte.toFixed(2)}/${c.done.toFixed(1)}`).join(' ')}`);
+    }
+
+    const wan = options.wan.mbPerSecond > 0 ? await measureWan(work.dir, upstream, blobPath, blob.size, options) : undefined;
+
+    let big: EdgeBenchResult['big'];
+    if (options.big.bytes > 0) {
+      log(`multi-GiB layer: building and pushing ${(options.big.bytes / 1e6).toFixed(0)} MB…`);
+      const bigBlob = await pushBlobImage(work.dir, upstream, 'huge', options.big.bytes);
+      const bigPath = `/v2/${REPO}/blobs/${bigBlob.digest}`;
+      const cold = await concurrentGets(`${edge.url}${bigPath}`, bigBlob.size, options.big.clients);
+      log(`  cold burst of ${options.big.clients}: ${cold.seconds.toFixed(1)} s, first bytes within ${cold.firstByteSpreadSeconds.toFixed(2)} s, last done at ${cold.clients.reduce((m, c) => Math.max(m, c.done), 0).toFixed(1)} s`);
+      await sleep(1_000);
+      const warm = await curlGet(`${edge.url}${bigPath}`, bigBlob.size);
+      log(`  warm: ${warm.mbPerSecond.toFixed(0)} MB/s (${warm.seconds.toFixed(2)} s)`);
+      big = { blobBytes: bigBlob.size, clients: options.big.clients, cold, warm, warmVsMainWarm: warm.mbPerSecond / fastreg.warmMedianMBps, edgePeakRssMB: peakRssMB(edge.workerdPids()) };
     }
 
     return {
@@ -164,7 +201,11 @@ export async function runEdgeBench(options: EdgeBenchOptions): Promise<EdgeBench
         warmFastregVsRawTcp: fastreg.warmMedianMBps / rawTcp.medianMBps,
         coldFastregVsPullThrough: fastreg.cold!.mbPerSecond / pullThroughCache.cold!.mbPerSecond,
         coldTimeFastregVsDirect: fastreg.cold!.seconds / median(direct.map((s) => s.seconds)),
+        coldFastregVsR2Ceiling: fastreg.cold!.mbPerSecond / r2Ceiling.medianMBps,
       },
+      r2Ceiling,
+      wan,
+      big,
       burst,
       edgePeakRssMB: Math.max(edgePeakRssMB ?? 0, peakRssMB(edge.workerdPids()) ?? 0) || null,
     };
@@ -186,20 +227,28 @@ async function pushBlobImage(workDir: string, upstream: RunningRegistry, tag: st
   return { digest: layer, size: Number(head.headers.get('content-length')) };
 }
 
-async function curlGet(url: string, expectedBytes: number): Promise<Sample> {
-  const result = await run('curl', ['-sS', '--max-time', '300', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url], { timeoutMs: 320_000 });
-  const [status, size, total] = result.stdout.trim().split(' ');
-  if (result.code !== 0 || status !== '200' || Number(size) !== expectedBytes) {
-    throw new Error(`GET ${url}: curl exit ${result.code}, HTTP ${status}, ${size}/${expectedBytes} bytes ${result.stderr}`);
+/** The main blob through a WAN-shaped proxy in front of the upstream: directly, then cold through a fresh edge. */
+async function measureWan(workDir: string, upstream: RunningRegistry, blobPath: string, size: number, options: EdgeBenchOptions): Promise<EdgeBenchResult['wan']> {
+  const { log } = options;
+  const { mbPerSecond, delayMs } = options.wan;
+  const proxy = await startWanProxy({ target: upstream.url, mbPerSecond, delayMs });
+  let wanEdge: RunningEdge | undefined;
+  try {
+    log(`WAN-shaped upstream (${mbPerSecond} MB/s, +${delayMs} ms per request) ${proxy.url}`);
+    const directSeconds: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const sample = await curlGet(`${proxy.url}${blobPath}`, size);
+      directSeconds.push(sample.seconds);
+      log(`  direct through the proxy #${i + 1}   ${sample.mbPerSecond.toFixed(0).padStart(6)} MB/s  (${sample.seconds.toFixed(2)} s)`);
+    }
+    wanEdge = await startEdge({ stateDir: path.join(workDir, 'edge-wan'), upstream: proxy.url, logs: false, vars: options.edgeVars });
+    const cold = await curlGet(`${wanEdge.url}${blobPath}`, size);
+    log(`  cold through a fresh edge      ${cold.mbPerSecond.toFixed(0).padStart(6)} MB/s  (${cold.seconds.toFixed(2)} s)`);
+    return { mbPerSecond, delayMs, directSeconds, fastregColdSeconds: cold.seconds, coldTimeFastregVsDirect: cold.seconds / median(directSeconds) };
+  } finally {
+    await wanEdge?.stop().catch(() => undefined);
+    await proxy.stop();
   }
-  const seconds = Number(total);
-  return { seconds, bytes: expectedBytes, mbPerSecond: expectedBytes / 1e6 / seconds };
-}
-
-async function concurrentGets(url: string, expectedBytes: number, clients: number): Promise<number> {
-  const started = performance.now();
-  await Promise.all(Array.from({ length: clients }, () => curlGet(url, expectedBytes)));
-  return (performance.now() - started) / 1000;
 }
 
 /** Peak resident set (VmHWM) over the given processes, in MB. */
