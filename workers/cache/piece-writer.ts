@@ -2,11 +2,16 @@ import { digestMismatch, type Digest, OciError } from '../oci/index.js';
 import { pieceCount, pieceKey, pieceLength, type PieceLayout } from './pieces.js';
 import { type Hasher, lumpReader } from './hashing.js';
 
-/** Each read waits for at least this much (the stall watchdog is fed per read, so keep it small). */
-const READ_MIN_BYTES = 64 * 1024;
-const READ_MAX_BYTES = 1024 * 1024;
+/**
+ * Each read waits for at least this much: R2 takes a put's stream far faster in big chunks (measured
+ * locally, fetch body → put: 25 MB/s in 64 KiB chunks, 47 in 1 MiB, 58 in 4 MiB).
+ */
+const READ_MIN_BYTES = 1024 * 1024;
+const READ_MAX_BYTES = 4 * 1024 * 1024;
 /** Lumps handed to a piece's put before waiting for R2 to take the oldest. */
-const WRITES_IN_FLIGHT = 4;
+const WRITES_IN_FLIGHT = 2;
+/** How long the read loop may run without letting other requests in. */
+const YIELD_EVERY_MS = 20;
 /** Pieces whose put may still be running: one being written and the one before it. */
 const PIECES_IN_FLIGHT = 2;
 
@@ -29,7 +34,7 @@ export interface PieceWriteOptions {
  * Writes `body` (the blob from byte startPiece*pieceBytes on) to R2 piece by piece, hashing each byte
  * once. Reading, hashing and the puts overlap, with at most PIECES_IN_FLIGHT puts running. Resolves
  * once every piece is stored and the digest of the whole blob matched; rejects otherwise (DIGEST_INVALID
- * for wrong bytes). Memory: a few lumps of at most 1 MiB, whatever the blob size.
+ * for wrong bytes). Memory: the read buffer and WRITES_IN_FLIGHT lumps per piece in flight, at most 4 MiB each (~20 MiB), whatever the blob size.
  */
 export async function writePieces(options: PieceWriteOptions, body: ReadableStream<Uint8Array>): Promise<void> {
   const { layout, digest, hasher } = options;
@@ -40,13 +45,18 @@ export async function writePieces(options: PieceWriteOptions, body: ReadableStre
   let piece: PiecePut | undefined;
   let index = options.startPiece;
   let skip = options.skipBytes ?? 0;
+  let lastYield = Date.now();
   try {
     for (;;) {
       const lump = await reader.read();
       if (lump === undefined) break;
-      // A fast upstream resolves reads back to back: without a turn of the event loop per lump the
-      // isolate accepts no new request until the fill ends (measured: clients of a burst stuck for the whole fill).
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      // A fast upstream resolves reads back to back: without a turn of the event loop now and then the
+      // isolate accepts no new request until the fill ends (measured: clients of a burst stuck for the
+      // whole fill). A timer per lump costs more than the lump, so yield every YIELD_EVERY_MS.
+      if (Date.now() - lastYield >= YIELD_EVERY_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = Date.now();
+      }
       options.onChunk(lump.byteLength);
       const skipped = Math.min(skip, lump.byteLength);
       skip -= skipped;
