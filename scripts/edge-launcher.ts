@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Miniflare as MiniflareType } from 'miniflare';
-import { parseConfig } from '../workers/config.js';
+import { ConfigError, parseConfig } from '../workers/config.js';
+import { localVarSources } from './local-vars.js';
 import { loadHardenedMiniflare } from './miniflare-ingress.js';
 
 // Runs the edge Worker locally through Miniflare's API (never the `wrangler dev` CLI, whose
@@ -37,6 +38,11 @@ export interface StartEdgeOptions {
    * RunningEdge.getWorker(name). Each needs its own `name`.
    */
   extraWorkers?: ExtraWorker[];
+  /**
+   * The wrangler.toml to read (default the repository's). Its folder's `.dev.vars` (or `.env`,
+   * `.env.local`) overrides its [vars], as with wrangler; `vars` override both.
+   */
+  configPath?: string;
 }
 
 /** Miniflare worker options for an extra worker (name, modules, scriptPath, bindings, durableObjects…). */
@@ -52,6 +58,8 @@ export interface RunningEdge {
   token: string;
   /** The vars the Worker was started with (after overrides). */
   vars: Record<string, string>;
+  /** var name -> the local file (e.g. `.dev.vars`) that set it, for vars the Worker got from one. */
+  varSources: Record<string, string>;
   /** PIDs of the workerd processes serving this edge. */
   workerdPids(): number[];
   /** A fetcher into an extra worker (see StartEdgeOptions.extraWorkers), bypassing the edge. */
@@ -73,11 +81,16 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   const { unstable_getMiniflareWorkerOptions } = await import('wrangler');
   const { Miniflare, Log, LogLevel } = loadHardenedMiniflare();
 
-  const configPath = path.join(REPO_ROOT, 'wrangler.toml');
+  const configPath = path.resolve(options.configPath ?? path.join(REPO_ROOT, 'wrangler.toml'));
+  // wrangler's loader: [vars] with .dev.vars (or .env) on top, as `wrangler dev` would give them.
   const fromToml = unstable_getMiniflareWorkerOptions(configPath);
   const workerOptions = fromToml.workerOptions as Record<string, unknown>;
-  const tomlVars = stringVars(workerOptions.bindings);
-  const vars: Record<string, string> = { ...tomlVars, ...options.vars };
+  const wranglerVars = stringVars(workerOptions.bindings);
+  const vars: Record<string, string> = { ...wranglerVars, ...options.vars };
+  const varSources: Record<string, string> = {};
+  for (const [key, file] of Object.entries(localVarSources(path.dirname(configPath)))) {
+    if (key in wranglerVars && !(options.vars && key in options.vars)) varSources[key] = file;
+  }
   if (options.upstream) {
     const upstreams = JSON.parse(vars.UPSTREAMS ?? '{}') as Record<string, string>;
     vars.UPSTREAMS = JSON.stringify({ ...upstreams, 'docker.io': options.upstream });
@@ -87,7 +100,12 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   try {
     parseConfig(vars);
   } catch (err) {
-    throw new EdgeStartError((err as Error).message);
+    if (!(err instanceof ConfigError)) throw err;
+    const issues = err.issues.map((issue) => {
+      const file = varSources[issue.split(/[.:]/, 1)[0] ?? ''];
+      return file ? `${issue} (set in ${file})` : issue;
+    });
+    throw new EdgeStartError(new ConfigError(issues).message);
   }
 
   const scriptPath = await bundleWorker(path.resolve(REPO_ROOT, fromToml.main ?? 'workers/index.ts'), path.join(stateDir, 'worker'), fromToml.define);
@@ -118,6 +136,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
     url,
     token,
     vars,
+    varSources,
     workerdPids: () => pids.filter(isAlive),
     getWorker: async (name) => (await mf.getWorker(name)) as unknown as WorkerFetcher,
     stop: () => (stopped ??= mf.dispose()),

@@ -1,5 +1,6 @@
 import { EdgeStartError, startEdge } from './edge-launcher.js';
 import { startLocalSidecar, type LocalSidecar } from './local-sidecar.js';
+import { localSettingsBanner } from './local-vars.js';
 
 // `npm start`: the edge on http://127.0.0.1:${FASTREG_PORT:-8787} through Miniflare's API, plus one
 // sidecar registered with it (FASTREG_START_SIDECAR=0 to leave it out).
@@ -29,7 +30,7 @@ FastReg edge listening on ${mirror}
   state:     ${stateDir}
   upstreams: ${Object.entries(upstreams).map(([ns, url]) => `${ns} -> ${url}`).join(', ')}
   token:     ${tokenGiven ? '(from FASTREG_TOKEN)' : `${edge.token}   (generated; set FASTREG_TOKEN to choose one)`}
-
+${localSettingsBanner(edge.varSources, edge.vars)}
 Docker: /etc/docker/daemon.json
   { "registry-mirrors": ["${mirror}"] }
 
