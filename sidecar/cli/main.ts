@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './output.js';
 import { servicesCommand } from './services.js';
+import { doctorCommand } from './doctor-command.js';
 import { kvCommand } from './kv-command.js';
 import { leaseCommand } from './lease-command.js';
 import { prefetchCommand } from './prefetch-command.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(leaseCommand());
   program.addCommand(statusCommand());
   program.addCommand(prefetchCommand());
+  program.addCommand(doctorCommand());
   return program;
 }
 
