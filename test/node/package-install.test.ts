@@ -68,7 +68,7 @@ describe('npm pack → npm install -g', () => {
     const help = await run(fastreg, ['--help'], { cwd: work.dir, env, timeoutMs: 30_000 });
     expect(help.stderr).toBe('');
     expect(help.code).toBe(0);
-    for (const command of ['sidecar', 'services', 'lease', 'prefetch', 'status', 'kv']) expect(help.stdout).toContain(command);
+    for (const command of ['sidecar', 'services', 'lease', 'doctor', 'prefetch', 'status', 'kv']) expect(help.stdout).toContain(command);
   });
 
   it('fastreg sidecar answers /healthz', async () => {
