@@ -28,7 +28,14 @@ export async function checkEdge(edge: string, options: { timeoutMs: number; toke
     findings.push(warn('edge.client-info', `the edge has no /client-info (HTTP ${answer.status ?? answer.error}); registries default to docker.io`, `Deploy a current edge (npm run deploy), or name the registries: fastreg doctor --registry docker.io --registry ghcr.io`));
     return { findings, view: { reachable: true } };
   }
-  const info = JSON.parse(answer.body ?? '{}') as ClientInfo;
+  let info: ClientInfo;
+  try {
+    info = JSON.parse(answer.body ?? '') as ClientInfo;
+    if (!Array.isArray(info.upstreams)) throw new Error('no upstreams');
+  } catch {
+    findings.push(warn('edge.client-info', `${edge}/client-info did not answer with FastReg's JSON; is ${edge} a FastReg edge?`, `Point doctor at the FastReg edge: --edge <url>, or name the registries: --registry docker.io`));
+    return { findings, view: { reachable: true } };
+  }
   findings.push(ok('edge.client-info', `the edge sees this host as ${info.clientIp} (site ${info.site}) and mirrors ${info.upstreams.join(', ')}`));
   return { findings, view: { reachable: true, info } };
 }

@@ -10,7 +10,12 @@ export async function checkSidecar(sidecar: string, edge: string, info: ClientIn
   const health = await probe(`${sidecar}/healthz`, options);
   const local = health.status === 200;
   if (local) {
-    const peerId = (JSON.parse(health.body ?? '{}') as { peerId?: string }).peerId;
+    let peerId: string | undefined;
+    try {
+      peerId = (JSON.parse(health.body ?? '{}') as { peerId?: string }).peerId;
+    } catch {
+      // answered, but not with the sidecar's JSON; the peer id is only for the message
+    }
     findings.push(ok('sidecar.local', `a sidecar answers at ${sidecar} (peer ${peerId ?? 'unknown'})`));
   } else {
     findings.push(
