@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEdge } from '../../scripts/edge-launcher.js';
 import { EdgeStartError, REPO_ROOT, startEdge } from '../../scripts/edge-launcher.js';
-import { localSettingsBanner } from '../../scripts/local-vars.js';
+import { localSettingsBanner, localVarSources } from '../../scripts/local-vars.js';
 
 // `.dev.vars` next to wrangler.toml overrides its [vars] the way wrangler loads it, goes through the
 // same config reader, and the launcher says which file each override came from.
@@ -60,6 +60,16 @@ describe('.dev.vars', () => {
     const started = startEdge({ stateDir: path.join(dir, 'state-bad'), configPath: path.join(folder, 'wrangler.toml'), logs: false });
     await expect(started).rejects.toBeInstanceOf(EdgeStartError);
     await expect(started).rejects.toThrow(/REDIRECT_POLICY: .*\(set in \.dev\.vars\)/);
+  });
+
+  it('without .dev.vars names .env and .env.local the way wrangler reads them (the later wins); .dev.vars shadows both', () => {
+    const folder = path.join(dir, 'dotenv');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, '.env'), 'PULL_ACCESS="token"\nSITES=\'{}\'\n');
+    writeFileSync(path.join(folder, '.env.local'), 'PULL_ACCESS="public"\n');
+    expect(localVarSources(folder)).toEqual({ PULL_ACCESS: '.env.local', SITES: '.env' });
+    writeFileSync(path.join(folder, '.dev.vars'), 'REDIRECT_POLICY="off"\n');
+    expect(localVarSources(folder)).toEqual({ REDIRECT_POLICY: '.dev.vars' });
   });
 
   it('hides secrets in the banner', () => {
