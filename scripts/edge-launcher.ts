@@ -51,6 +51,11 @@ export interface StartEdgeOptions {
    * loopback host (it connects to workerd from the client's own 127.x address to keep it visible).
    */
   tlsGuard?: boolean;
+  /**
+   * Apply `.dev.vars` (or `.env`) over [vars] (default true; FASTREG_LOCAL_VARS=0 turns it off, as the
+   * Node tests do, so a developer's local settings cannot change their results).
+   */
+  localVars?: boolean;
 }
 
 /** Miniflare worker options for an extra worker (name, modules, scriptPath, bindings, durableObjects…). */
@@ -86,17 +91,18 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   quietWranglerEnv(path.resolve(options.wranglerHome ?? path.join(stateDir, 'config')));
 
   // Loaded after the environment is set so neither package looks at the home directory or calls home.
-  const { unstable_getMiniflareWorkerOptions } = await import('wrangler');
+  const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = await import('wrangler');
   const { Miniflare, Log, LogLevel } = loadHardenedMiniflare();
 
   const configPath = path.resolve(options.configPath ?? path.join(REPO_ROOT, 'wrangler.toml'));
   // wrangler's loader: [vars] with .dev.vars (or .env) on top, as `wrangler dev` would give them.
   const fromToml = unstable_getMiniflareWorkerOptions(configPath);
   const workerOptions = fromToml.workerOptions as Record<string, unknown>;
-  const wranglerVars = stringVars(workerOptions.bindings);
+  const localVars = options.localVars ?? process.env.FASTREG_LOCAL_VARS !== '0';
+  const wranglerVars = localVars ? stringVars(workerOptions.bindings) : stringVars(unstable_readConfig({ config: configPath }).vars);
   const vars: Record<string, string> = { ...wranglerVars, ...options.vars };
   const varSources: Record<string, string> = {};
-  for (const [key, file] of Object.entries(localVarSources(path.dirname(configPath)))) {
+  for (const [key, file] of Object.entries(localVars ? localVarSources(path.dirname(configPath)) : {})) {
     if (key in wranglerVars && !(options.vars && key in options.vars)) varSources[key] = file;
   }
   if (options.upstream) {

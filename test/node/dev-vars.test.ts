@@ -40,7 +40,7 @@ describe('.dev.vars', () => {
 
   it('takes effect over wrangler.toml [vars] and is named as the source of each override', async () => {
     const folder = configDir('good', 'PULL_ACCESS="token"\nREDIRECT_POLICY="off"\n');
-    edge = await startEdge({ stateDir: path.join(dir, 'state-good'), configPath: path.join(folder, 'wrangler.toml'), logs: false });
+    edge = await startEdge({ stateDir: path.join(dir, 'state-good'), configPath: path.join(folder, 'wrangler.toml'), logs: false, localVars: true });
     expect(edge.varSources).toEqual({ PULL_ACCESS: '.dev.vars', REDIRECT_POLICY: '.dev.vars' });
     expect(edge.vars.REDIRECT_POLICY).toBe('off');
 
@@ -57,7 +57,7 @@ describe('.dev.vars', () => {
 
   it('is validated by the same config reader, and the error names the file', async () => {
     const folder = configDir('bad', 'REDIRECT_POLICY="sometimes"\n');
-    const started = startEdge({ stateDir: path.join(dir, 'state-bad'), configPath: path.join(folder, 'wrangler.toml'), logs: false });
+    const started = startEdge({ stateDir: path.join(dir, 'state-bad'), configPath: path.join(folder, 'wrangler.toml'), logs: false, localVars: true });
     await expect(started).rejects.toBeInstanceOf(EdgeStartError);
     await expect(started).rejects.toThrow(/REDIRECT_POLICY: .*\(set in \.dev\.vars\)/);
   });
@@ -70,6 +70,18 @@ describe('.dev.vars', () => {
     expect(localVarSources(folder)).toEqual({ PULL_ACCESS: '.env.local', SITES: '.env' });
     writeFileSync(path.join(folder, '.dev.vars'), 'REDIRECT_POLICY="off"\n');
     expect(localVarSources(folder)).toEqual({ REDIRECT_POLICY: '.dev.vars' });
+  });
+
+  it('is ignored with localVars: false (FASTREG_LOCAL_VARS=0, as in the Node tests)', async () => {
+    const folder = configDir('ignored', 'PULL_ACCESS="token"\n');
+    const quiet = await startEdge({ stateDir: path.join(dir, 'state-ignored'), configPath: path.join(folder, 'wrangler.toml'), logs: false, localVars: false });
+    try {
+      expect(quiet.varSources).toEqual({});
+      expect(quiet.vars.PULL_ACCESS).toBe('public');
+      expect((await fetch(`${quiet.url}/v2/`)).status).toBe(200);
+    } finally {
+      await quiet.stop();
+    }
   });
 
   it('hides secrets in the banner', () => {
