@@ -47,7 +47,7 @@ export interface StartEdgeOptions {
   /**
    * Close connections that open with a TLS ClientHello at once instead of letting them stall
    * (scripts/tls-guard.ts); npm start turns it on. Off by default: every byte then crosses one more
-   * loopback hop through Node, which cost ~40% of warm blob throughput on 2 cores. Only for a
+   * loopback hop through Node, which cost 40-50% of warm blob throughput on 2 cores. Only for a
    * loopback host (it connects to workerd from the client's own 127.x address to keep it visible).
    */
   tlsGuard?: boolean;
