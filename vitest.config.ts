@@ -35,6 +35,8 @@ export default defineConfig({
           name: 'node',
           include: ['test/node/**/*.test.ts'],
           environment: 'node',
+          // Edges started by the tests (and the npm start they spawn) ignore a developer's .dev.vars.
+          env: { FASTREG_LOCAL_VARS: '0' },
           testTimeout: 120_000,
           hookTimeout: 180_000,
           fileParallelism: false,

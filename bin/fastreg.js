@@ -2,7 +2,8 @@
 // Entry of the `fastreg` command. It runs the esbuild bundle dist/fastreg.mjs (`npm run build`, which
 // `npm install` runs) when no source is newer than it: plain JavaScript needs no TypeScript loader,
 // which keeps a sidecar about 70 MB smaller. After a source edit it runs the sources through tsx.
-import { readdirSync, statSync } from 'node:fs';
+// An installed package (npm pack) carries only the bundle, no sources and no tsx: it always runs it.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -28,7 +29,14 @@ function newestSource(dir) {
 }
 
 const built = mtimeOf(bundle);
-if (built !== undefined && built >= Math.max(newestSource(join(root, 'sidecar')), newestSource(join(root, 'workers')), mtimeOf(join(root, 'package-lock.json')) ?? 0)) {
+const fromRepository = existsSync(join(root, 'sidecar', 'cli', 'main.ts'));
+if (!fromRepository) {
+  if (built === undefined) {
+    process.stderr.write(`fastreg: ${bundle} is missing; this package was packed without its bundle (npm run build before npm pack)\n`);
+    process.exit(1);
+  }
+  await import(pathToFileURL(bundle).href);
+} else if (built !== undefined && built >= Math.max(newestSource(join(root, 'sidecar')), newestSource(join(root, 'workers')), mtimeOf(join(root, 'package-lock.json')) ?? 0)) {
   await import(pathToFileURL(bundle).href);
 } else {
   const { register } = await import('tsx/esm/api');

@@ -7,6 +7,11 @@ export type OffloadResult =
 
 export interface RegisterEntry {
   key: string;
+  /**
+   * The key this one follows in a chain (block i-1 of block i). A key with a registered child is not
+   * evicted before that child, so a chain loses its tail first and match-prefix never finds a hole.
+   */
+  parent?: string;
   value?: string;
   size?: number;
   metadata?: Record<string, unknown>;
@@ -28,4 +33,19 @@ export interface LeaseShardStats {
   stored: number;
   /** Registered keys dropped to stay within capacity. */
   evicted: number;
+  /** Evicted keys that still had a registered child (only when a shard held no leaf to evict). */
+  orphaned: number;
+}
+
+/** A parent -> child link, kept by the shard of the parent. */
+export interface ChildLink {
+  parent: string;
+  child: string;
+}
+
+export interface RegisterResult {
+  stored: number;
+  evicted: number;
+  /** Links to drop at the parents' shards: evicted children, and children that changed parent. */
+  unlinked: ChildLink[];
 }

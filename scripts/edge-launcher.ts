@@ -4,7 +4,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Miniflare as MiniflareType } from 'miniflare';
-import { parseConfig } from '../workers/config.js';
+import { ConfigError, parseConfig } from '../workers/config.js';
+import { localVarSources } from './local-vars.js';
+import { startTlsGuard, type TlsGuard } from './tls-guard.js';
 import { loadHardenedMiniflare } from './miniflare-ingress.js';
 
 // Runs the edge Worker locally through Miniflare's API (never the `wrangler dev` CLI, whose
@@ -37,6 +39,23 @@ export interface StartEdgeOptions {
    * RunningEdge.getWorker(name). Each needs its own `name`.
    */
   extraWorkers?: ExtraWorker[];
+  /**
+   * The wrangler.toml to read (default the repository's). Its folder's `.dev.vars` (or `.env`,
+   * `.env.local`) overrides its [vars], as with wrangler; `vars` override both.
+   */
+  configPath?: string;
+  /**
+   * Close connections that open with a TLS ClientHello at once instead of letting them stall
+   * (scripts/tls-guard.ts); npm start turns it on. Off by default: every byte then crosses one more
+   * loopback hop through Node, which cost 40-50% of warm blob throughput on 2 cores. Only for a
+   * loopback host (it connects to workerd from the client's own 127.x address to keep it visible).
+   */
+  tlsGuard?: boolean;
+  /**
+   * Apply `.dev.vars` (or `.env`) over [vars] (default true; FASTREG_LOCAL_VARS=0 turns it off, as the
+   * Node tests do, so a developer's local settings cannot change their results).
+   */
+  localVars?: boolean;
 }
 
 /** Miniflare worker options for an extra worker (name, modules, scriptPath, bindings, durableObjects…). */
@@ -52,6 +71,8 @@ export interface RunningEdge {
   token: string;
   /** The vars the Worker was started with (after overrides). */
   vars: Record<string, string>;
+  /** var name -> the local file (e.g. `.dev.vars`) that set it, for vars the Worker got from one. */
+  varSources: Record<string, string>;
   /** PIDs of the workerd processes serving this edge. */
   workerdPids(): number[];
   /** A fetcher into an extra worker (see StartEdgeOptions.extraWorkers), bypassing the edge. */
@@ -70,14 +91,20 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   quietWranglerEnv(path.resolve(options.wranglerHome ?? path.join(stateDir, 'config')));
 
   // Loaded after the environment is set so neither package looks at the home directory or calls home.
-  const { unstable_getMiniflareWorkerOptions } = await import('wrangler');
+  const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = await import('wrangler');
   const { Miniflare, Log, LogLevel } = loadHardenedMiniflare();
 
-  const configPath = path.join(REPO_ROOT, 'wrangler.toml');
+  const configPath = path.resolve(options.configPath ?? path.join(REPO_ROOT, 'wrangler.toml'));
+  // wrangler's loader: [vars] with .dev.vars (or .env) on top, as `wrangler dev` would give them.
   const fromToml = unstable_getMiniflareWorkerOptions(configPath);
   const workerOptions = fromToml.workerOptions as Record<string, unknown>;
-  const tomlVars = stringVars(workerOptions.bindings);
-  const vars: Record<string, string> = { ...tomlVars, ...options.vars };
+  const localVars = options.localVars ?? process.env.FASTREG_LOCAL_VARS !== '0';
+  const wranglerVars = localVars ? stringVars(workerOptions.bindings) : stringVars(unstable_readConfig({ config: configPath }).vars);
+  const vars: Record<string, string> = { ...wranglerVars, ...options.vars };
+  const varSources: Record<string, string> = {};
+  for (const [key, file] of Object.entries(localVars ? localVarSources(path.dirname(configPath)) : {})) {
+    if (key in wranglerVars && !(options.vars && key in options.vars)) varSources[key] = file;
+  }
   if (options.upstream) {
     const upstreams = JSON.parse(vars.UPSTREAMS ?? '{}') as Record<string, string>;
     vars.UPSTREAMS = JSON.stringify({ ...upstreams, 'docker.io': options.upstream });
@@ -87,7 +114,12 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   try {
     parseConfig(vars);
   } catch (err) {
-    throw new EdgeStartError((err as Error).message);
+    if (!(err instanceof ConfigError)) throw err;
+    const issues = err.issues.map((issue) => {
+      const file = varSources[issue.split(/[.:]/, 1)[0] ?? ''];
+      return file ? `${issue} (set in ${file})` : issue;
+    });
+    throw new EdgeStartError(new ConfigError(issues).message);
   }
 
   const scriptPath = await bundleWorker(path.resolve(REPO_ROOT, fromToml.main ?? 'workers/index.ts'), path.join(stateDir, 'worker'), fromToml.define);
@@ -96,10 +128,16 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   const edgeWorker = { ...workerOptions, name: 'fastreg', modules: true, modulesRoot: path.dirname(scriptPath), scriptPath, bindings: vars };
   // The edge stays the entry worker: Miniflare routes its socket to the first one.
   const workers = options.extraWorkers?.length ? { workers: [edgeWorker, ...options.extraWorkers] } : edgeWorker;
+  const host = options.host ?? '127.0.0.1';
+  if (options.tlsGuard && !isLoopbackHost(host)) {
+    throw new EdgeStartError(`the TLS guard needs a loopback host (it would hide LAN clients' addresses), got "${host}"`);
+  }
+  const guarded = options.tlsGuard === true;
   const mf: MiniflareType = new Miniflare({
     ...workers,
-    host: options.host ?? '127.0.0.1',
-    port: options.port ?? 0,
+    // Behind the guard, workerd listens on a free loopback port and the guard takes the asked-for one.
+    host: guarded ? '127.0.0.1' : host,
+    port: guarded ? 0 : (options.port ?? 0),
     cf: false,
     r2Persist: path.join(stateDir, 'r2'),
     durableObjectsPersist: path.join(stateDir, 'do'),
@@ -110,17 +148,28 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
     logRequests: false,
     ...(options.logs === false ? { handleRuntimeStdio: () => {} } : {}),
   } as ConstructorParameters<typeof Miniflare>[0]);
-  const url = (await mf.ready).toString().replace(/\/$/, '');
+  const workerdUrl = new URL(await mf.ready);
   const pids = workerdChildren().filter((pid) => !before.has(pid));
+  let guard: TlsGuard | undefined;
+  if (guarded) {
+    try {
+      guard = await startTlsGuard({ host, port: options.port ?? 0, target: { host: workerdUrl.hostname, port: Number(workerdUrl.port) } });
+    } catch (err) {
+      await mf.dispose();
+      throw err;
+    }
+  }
+  const url = guard ? `http://${host.includes(':') ? `[${host}]` : host}:${guard.port}` : workerdUrl.toString().replace(/\/$/, '');
 
   let stopped: Promise<void> | undefined;
   return {
     url,
     token,
     vars,
+    varSources,
     workerdPids: () => pids.filter(isAlive),
     getWorker: async (name) => (await mf.getWorker(name)) as unknown as WorkerFetcher,
-    stop: () => (stopped ??= mf.dispose()),
+    stop: () => (stopped ??= (guard?.close() ?? Promise.resolve()).then(() => mf.dispose())),
   };
 }
 
@@ -163,6 +212,10 @@ function stringVars(bindings: unknown): Record<string, string> {
     out[key] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   return out;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /** workerd processes whose parent is this process (Miniflare spawns workerd directly). */

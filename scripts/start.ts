@@ -1,9 +1,11 @@
-import { EdgeStartError, startEdge } from './edge-launcher.js';
+import { EdgeStartError, isLoopbackHost, startEdge } from './edge-launcher.js';
 import { startLocalSidecar, type LocalSidecar } from './local-sidecar.js';
+import { localSettingsBanner } from './local-vars.js';
 
 // `npm start`: the edge on http://127.0.0.1:${FASTREG_PORT:-8787} through Miniflare's API, plus one
 // sidecar registered with it (FASTREG_START_SIDECAR=0 to leave it out).
-// Environment: FASTREG_PORT, FASTREG_HOST, FASTREG_STATE_DIR, FASTREG_UPSTREAM, FASTREG_TOKEN, and
+// Environment: FASTREG_PORT, FASTREG_HOST, FASTREG_STATE_DIR, FASTREG_UPSTREAM, FASTREG_TOKEN,
+// FASTREG_TLS_GUARD (0: no TLS guard), and
 // the sidecar's own FASTREG_* variables (`fastreg sidecar --help`).
 
 async function main(): Promise<void> {
@@ -20,6 +22,8 @@ async function main(): Promise<void> {
     stateDir,
     upstream: process.env.FASTREG_UPSTREAM || undefined,
     token: process.env.FASTREG_TOKEN || undefined,
+    // Clients that try TLS first (skopeo, podman, crane) fall back to HTTP at once instead of after 10 s.
+    tlsGuard: process.env.FASTREG_TLS_GUARD !== '0' && isLoopbackHost(host),
   });
 
   const mirror = edge.url;
@@ -29,7 +33,7 @@ FastReg edge listening on ${mirror}
   state:     ${stateDir}
   upstreams: ${Object.entries(upstreams).map(([ns, url]) => `${ns} -> ${url}`).join(', ')}
   token:     ${tokenGiven ? '(from FASTREG_TOKEN)' : `${edge.token}   (generated; set FASTREG_TOKEN to choose one)`}
-
+${localSettingsBanner(edge.varSources, edge.vars)}
 Docker: /etc/docker/daemon.json
   { "registry-mirrors": ["${mirror}"] }
 

@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './output.js';
 import { servicesCommand } from './services.js';
+import { doctorCommand } from './doctor-command.js';
 import { kvCommand } from './kv-command.js';
+import { leaseCommand } from './lease-command.js';
 import { prefetchCommand } from './prefetch-command.js';
 import { sidecarCommand } from './sidecar-command.js';
 import { statusCommand } from './status.js';
@@ -16,8 +18,10 @@ export function buildProgram(): Command {
   program.addCommand(servicesCommand());
   program.addCommand(sidecarCommand());
   program.addCommand(kvCommand());
+  program.addCommand(leaseCommand());
   program.addCommand(statusCommand());
   program.addCommand(prefetchCommand());
+  program.addCommand(doctorCommand());
   return program;
 }
 

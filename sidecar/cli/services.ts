@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge-client.js';
 import type { ServiceInfo, ServiceRecord, ServiceRecordInput } from '../services-client.js';
 import { ServicesClient } from '../services-client.js';
+import { infoRows } from './info-rows.js';
 import { CliError, printJson, printTable } from './output.js';
 import { positiveInt, positiveNumber } from './arguments.js';
 
@@ -320,7 +321,7 @@ function printRecord(record: ServiceRecord): void {
     ['multiaddrs', record.multiaddrs.join('\n')],
     ['tags', record.tags.join(', ')],
     ['category', record.category ?? ''],
-    ['info', Object.keys(record.info).length > 0 ? JSON.stringify(record.info) : ''],
+    ...infoRows(record.info),
     ['owner', record.owner],
     ['seen from', record.observedIp ?? ''],
     ['ttl', `${record.ttlSeconds}s`],

@@ -1,4 +1,4 @@
-import { DOCKER_HUB_REGISTRIES, OciError, isRegistryHost, parseReference, validateName, withDockerHubLibrary } from '../../workers/oci/index.js';
+import { DOCKER_HUB_REGISTRIES, OciError, TAG_GRAMMAR, isDigestLike, isRegistryHost, parseDigest, validateName, withDockerHubLibrary } from '../../workers/oci/index.js';
 
 // `[registry/]name[:tag|@digest]` as Docker reads it (distribution's reference.ParseNormalizedNamed).
 
@@ -22,9 +22,9 @@ export function parseImageReference(text: string): ImageReference {
   let digest: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
-    const parsed = parseReference(rest.slice(at + 1));
-    if (parsed.kind !== 'digest') throw new OciError('DIGEST_INVALID', `"${rest.slice(at + 1)}" after @ is not a digest`);
-    digest = parsed.digest;
+    const text = rest.slice(at + 1);
+    if (!isDigestLike(text)) throw new OciError('DIGEST_INVALID', `"${text}" after @ is not a digest`);
+    digest = parseDigest(text).value;
     rest = rest.slice(0, at);
   }
   // A colon after the last slash starts the tag; one before it belongs to a registry port.
@@ -33,8 +33,7 @@ export function parseImageReference(text: string): ImageReference {
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    const parsed = parseReference(tag);
-    if (parsed.kind !== 'tag') throw new OciError('MANIFEST_INVALID', `invalid tag "${tag}"`);
+    if (!TAG_GRAMMAR.test(tag)) throw new OciError('MANIFEST_INVALID', `invalid tag "${tag}"`);
   }
 
   let registry: string | undefined;

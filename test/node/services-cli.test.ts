@@ -98,6 +98,12 @@ describe('fastreg services (CLI against a local edge)', () => {
     const fromFile = JSON.parse(await ok(['--json', 'add', 'lab', 'cache-1', '--file', file, '--service-version', '2.0'])) as ServiceRecord;
     expect(fromFile).toMatchObject({ id: 'cache-1', name: 'cache', version: '2.0', tags: ['amd64'], info: { memoryMb: 4096 }, owner: 'admin' });
 
+    // The table shows each info field on its own row, not the info object as one JSON line.
+    const shown = await ok(['get', 'lab', 'builder-1']);
+    expect(shown).toMatch(/│ info\.cpu\s+│ 8\s+│/);
+    expect(shown).toMatch(/│ info\.extra\.zone\s+│ a\s+│/);
+    expect(shown).not.toContain('{"');
+
     const got = JSON.parse(await ok(['get', 'lab', 'builder-1', '--json'])) as ServiceRecord;
     expect(got).toMatchObject({ name: 'builder-1', endpoint: 'http://127.0.0.2:5050', tags: ['ci', 'amd64'], category: 'sidecar', ttlSeconds: 120, info: { cpu: 8, extra: { zone: 'a' } } });
     // The edge records the client address it saw (the launcher takes it from the TCP peer).

@@ -64,7 +64,7 @@ describe('can-offload and register', () => {
   it('grants a fresh key, then AlreadyStored once registered', async () => {
     const key = unique('block');
     expect(await canOffload([key], 'worker-a')).toEqual([{ key, kind: 'Granted', expiresAt: expect.any(Number) }]);
-    expect(await register([key])).toEqual({ version: 1, stored: 1, evicted: 0 });
+    expect(await register([key])).toEqual({ version: 1, stored: 1, evicted: 0, skipped: 0 });
     expect(await canOffload([key], 'worker-b')).toEqual([{ key, kind: 'AlreadyStored', size: key.length }]);
   });
 

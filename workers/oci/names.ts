@@ -30,16 +30,15 @@ export function validateName(name: string): string {
 
 export type Reference = { kind: 'tag'; tag: string } | { kind: 'digest'; digest: string };
 
-/** A manifest reference is a tag or a digest. */
+/**
+ * A manifest reference is a tag or a digest. A digest-shaped reference with a bad algorithm or hex is
+ * DIGEST_INVALID (400); anything else that is not a tag names no manifest, so it is MANIFEST_UNKNOWN
+ * (404), as distribution answers and the OCI conformance suite expects.
+ */
 export function parseReference(reference: string): Reference {
-  if (reference.includes(':')) {
-    if (!isDigestLike(reference)) throw new OciError('DIGEST_INVALID', `invalid manifest reference "${reference.slice(0, 80)}"`);
-    return { kind: 'digest', digest: parseDigest(reference).value };
-  }
+  if (isDigestLike(reference)) return { kind: 'digest', digest: parseDigest(reference).value };
   if (!TAG_GRAMMAR.test(reference)) {
-    throw new OciError('MANIFEST_INVALID', `invalid tag "${reference.slice(0, 80)}": 1-128 characters of [A-Za-z0-9_.-], not starting with . or -`, {
-      status: 400,
-    });
+    throw new OciError('MANIFEST_UNKNOWN', `manifest unknown: "${reference.slice(0, 80)}" is neither a tag nor a digest`);
   }
   return { kind: 'tag', tag: reference };
 }

@@ -36,11 +36,13 @@ const registerSchema = z
         z
           .object({
             key,
+            parent: key.optional(),
             value: z.string().max(LEASE_VALUE_MAX_LENGTH).optional(),
             size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
             metadata: metadata.optional(),
           })
-          .strict(),
+          .strict()
+          .refine((entry) => entry.parent !== entry.key, { message: 'a key cannot be its own parent', path: ['parent'] }),
       )
       .min(1)
       .max(LEASE_BATCH_MAX_KEYS, `at most ${LEASE_BATCH_MAX_KEYS} entries per request`),
