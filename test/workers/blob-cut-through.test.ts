@@ -165,7 +165,7 @@ describe('cut-through edge', () => {
     expect((await retry.done).digest).toBe(digest);
   });
 
-  it('every concurrent reader of a blob with wrong bytes errors; none ends cleanly', async () => {
+  it('wrong upstream bytes: every concurrent reader errors (none ends cleanly), no piece survives, and the next GET fetches again', async () => {
     const name = uniqueName('wrong');
     const size = 3 * MiB + 5;
     const { digest } = await addBlob({ size });
@@ -173,7 +173,12 @@ describe('cut-through edge', () => {
     const url = `http://mirror/v2/library/${name}/blobs/${digest}`;
     const readers = await Promise.all(Array.from({ length: 5 }, () => startReading(url)));
     const results = await Promise.all(readers.map((r) => r.done));
-    expect(results.every((r) => r.error !== undefined && r.digest === undefined)).toBe(true);
+    expect(results.every((r) => r.error !== undefined && r.digest === undefined && r.received < size)).toBe(true);
+    await expect.poll(async () => (await env.BLOBS.list({ prefix: pieceKeyOf(digest, 0).slice(0, -1) })).objects.length, { timeout: 5_000 }).toBe(0);
     expect(await env.BLOBS.head(blobKeyOf(digest))).toBeNull();
+
+    const retry = await startReading(url);
+    expect((await retry.done).digest).toBe(digest);
+    expect(await upstreamLog(`${name}/blobs/${digest}`, 'GET')).toHaveLength(2);
   });
 });
