@@ -82,9 +82,14 @@ export class BlobLeaseClient {
     await this.call(key, (stub) => stub.complete(leaseId, stored.size, stored.location));
   }
 
-  /** `discard`: the fill's pieces were wrong and are deleted; readers that passed bytes on must fail. */
-  async release(key: string, leaseId: string, err: unknown, discard = false): Promise<void> {
-    await this.call(key, (stub) => stub.release(leaseId, describe(err), failureOf(err), discard));
+  /**
+   * `scope` names what an upstream answer was about (see LeaseFailure); `discard`: the fill's pieces
+   * were wrong and are deleted, so readers that passed bytes on must fail.
+   */
+  async release(key: string, leaseId: string, err: unknown, options: { scope?: string; discard?: boolean } = {}): Promise<void> {
+    const failure = failureOf(err);
+    if (failure && options.scope !== undefined) failure.scope = options.scope;
+    await this.call(key, (stub) => stub.release(leaseId, describe(err), failure, options.discard ?? false));
   }
 
   /** `waitFill` with this caller's own deadline: a pending RPC to an object that was reset never settles. */
@@ -277,6 +282,11 @@ const SHARED_UPSTREAM_ANSWERS: ReadonlySet<string> = new Set<OciErrorCode>([
 
 export function isDefinitive(failure: LeaseFailure): boolean {
   return SHARED_UPSTREAM_ANSWERS.has(failure.code);
+}
+
+/** A definitive answer for this caller: one about its own scope (or one that names no scope). */
+export function isDefinitiveFor(failure: LeaseFailure | undefined, scope: string): failure is LeaseFailure {
+  return failure !== undefined && isDefinitive(failure) && (failure.scope === undefined || failure.scope === scope);
 }
 
 /** Rejects if `promise` has not settled after `ms`: a pending RPC to an object that was reset never settles. */

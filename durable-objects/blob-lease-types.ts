@@ -48,6 +48,12 @@ export type CompleteResult =
 export interface LeaseFailure {
   code: string;
   message: string;
+  /**
+   * What the answer is about, e.g. `docker.io/library/alpine`: an upstream's "not found" or "denied"
+   * for one repository says nothing about the same digest in another, so only waiters of the same
+   * scope share it.
+   */
+  scope?: string;
 }
 
 export type ReleaseResult = { kind: 'Released'; remainingHolders: number } | { kind: 'NotHolder' };

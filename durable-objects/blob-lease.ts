@@ -155,7 +155,10 @@ export class BlobLease extends DurableObject<Env> {
     if (discard) this.saveFill(undefined);
     if (this.holders.size > 0 && !discarded) return { kind: 'Released', remainingHolders: this.holders.size };
     const free: WaitResult = { kind: 'Free', reason: 'released', ...(discarded ? { discarded } : {}) };
-    if (failure) free.failure = { code: String(failure.code).slice(0, 40), message: String(failure.message).slice(0, 500) };
+    if (failure) {
+      free.failure = { code: String(failure.code).slice(0, 40), message: String(failure.message).slice(0, 500) };
+      if (failure.scope !== undefined) free.failure.scope = String(failure.scope).slice(0, 300);
+    }
     this.wakeAll(free);
     return { kind: 'Released', remainingHolders: this.holders.size };
   }

@@ -100,3 +100,32 @@ describe('edge blob path with the lease', () => {
     expect(gets).toBeLessThanOrEqual(5);
   });
 });
+
+describe('failures are scoped to the repository that caused them', () => {
+  it('a bad repository hammered in a loop cannot make good pulls of the same cold digest fail', async () => {
+    const bad = uniqueName('bad');
+    const good = uniqueName('good');
+    const { digest } = await addBlob({ size: 300 * 1024 });
+    // The upstream does not have the digest in the bad repository (404, every time).
+    await addFault(`GET /v2/library/${bad}/blobs/`, { kind: 'status', status: 404, body: JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to this repository' }] }) });
+    const badUrl = `http://mirror/v2/library/${bad}/blobs/${digest}`;
+    let stop = false;
+    const hammer = async () => {
+      const outcomes: Outcome[] = [];
+      for (let i = 0; i < 200 && !stop; i++) outcomes.push(await pull(badUrl));
+      return outcomes;
+    };
+    const hammers = Array.from({ length: 6 }, hammer);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const goods = await Promise.all(Array.from({ length: 8 }, (_, i) => new Promise((resolve) => setTimeout(resolve, i * 20)).then(() => pull(`http://mirror/v2/library/${good}/blobs/${digest}`))));
+    stop = true;
+    const badOutcomes = (await Promise.all(hammers)).flat();
+    expect(goods.map((o) => [o.status, o.digest])).toEqual(Array(8).fill([200, digest]));
+    expect(badOutcomes.length).toBeGreaterThan(0);
+    // Before the good pull stored it the bad repository gets the upstream's 404; after, the stored blob
+    // (blobs are content-addressed and shared). Never a 5xx, never wrong bytes.
+    const badAnswers = new Set(badOutcomes.map((o) => (o.status === 200 ? `200 ${o.digest === digest}` : `${o.status} ${o.code}`)));
+    expect([...badAnswers].every((answer) => answer === '404 BLOB_UNKNOWN' || answer === '200 true')).toBe(true);
+    expect(badAnswers.has('404 BLOB_UNKNOWN')).toBe(true);
+  });
+});

@@ -20,6 +20,8 @@ export interface BlobFillOptions {
   previous?: FillProgress;
   pieceBytes: number;
   waitUntil: (promise: Promise<unknown>) => void;
+  /** Names the registry and repository in failures handed to waiters (see LeaseFailure.scope). */
+  scope: string;
   /** Called once the fill settled, stored or not. */
   onSettled?: () => void;
 }
@@ -107,7 +109,7 @@ export async function startBlobFill(options: BlobFillOptions): Promise<FillProgr
     options.waitUntil(finishFill(options, layout, stored).finally(settle));
     return fill;
   } catch (err) {
-    await leases.release(key, leaseId, err).catch(() => undefined);
+    await leases.release(key, leaseId, err, { scope: options.scope }).catch(() => undefined);
     settle();
     throw err;
   }
@@ -129,7 +131,7 @@ async function finishFill(options: BlobFillOptions, layout: PieceLayout, stored:
       await deletePieces(bucket, digest, layout).catch(() => undefined);
     }
     console.warn(`blob ${digest.value} from ${options.upstream.registry} was not stored: ${err instanceof Error ? err.message : String(err)}`);
-    await leases.release(digest.value, leaseId, err, wrongBytes).catch(() => undefined);
+    await leases.release(digest.value, leaseId, err, { scope: options.scope, discard: wrongBytes }).catch(() => undefined);
   }
 }
 

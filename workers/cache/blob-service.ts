@@ -1,5 +1,5 @@
 import type { BlobLease } from '../../durable-objects/blob-lease.js';
-import { BlobLeaseClient, isDefinitive } from '../../durable-objects/blob-lease-client.js';
+import { BlobLeaseClient, isDefinitive, isDefinitiveFor } from '../../durable-objects/blob-lease-client.js';
 import type { Granted, FillProgress } from '../../durable-objects/blob-lease-types.js';
 import { COALESCE_MAX_ROUNDS } from '../../durable-objects/constants.js';
 import type { EdgeConfig } from '../config.js';
@@ -24,6 +24,9 @@ export interface BlobRequest {
   method: 'GET' | 'HEAD';
   rangeHeader?: string;
 }
+
+/** The registry and repository a request is about: the scope of the upstream answers it may share. */
+const scopeOf = (request: BlobRequest) => `${request.upstream.registry}/${request.upstream.repository}`;
 
 /** Rounds a reader of a filling blob waits (each up to about one lease TTL) without a new piece before it gives up. */
 const READER_IDLE_ROUNDS = 20;
@@ -74,8 +77,9 @@ export class BlobService {
       const woke = await this.leases.waitFill(key, -1);
       if (woke.kind === 'Progress') return this.follow(request, woke.fill, 'r2');
       if (woke.kind === 'Free' && woke.reason === 'expired') this.observe('expired');
-      // The holder got an answer that a retry would only repeat (e.g. 404): share it instead of re-asking.
-      if (woke.kind === 'Free' && woke.failure && isDefinitive(woke.failure)) throw new OciError(woke.failure.code as OciErrorCode, woke.failure.message);
+      // The holder got an answer that a retry would only repeat (e.g. 404): share it instead of re-asking,
+      // but only with requests for the same repository; the others ask for themselves.
+      if (woke.kind === 'Free' && isDefinitiveFor(woke.failure, scopeOf(request))) throw new OciError(woke.failure.code as OciErrorCode, woke.failure.message);
     }
     throw new OciError('UNAVAILABLE', `gave up waiting for the concurrent upstream fetch of ${key}; retry`, {
       headers: { 'Retry-After': String(Math.ceil(this.options.config.LEASE_TTL_MS / 1000)) },
@@ -92,6 +96,7 @@ export class BlobService {
       previous: granted.fill,
       pieceBytes: this.options.config.BLOB_PIECE_BYTES,
       waitUntil: this.options.waitUntil,
+      scope: scopeOf(request),
       onSettled: () => this.observe('settled'),
     });
   }
@@ -119,7 +124,7 @@ export class BlobService {
           else idle++;
           known = Math.max(known, woke.fill.pieces);
         } else if (woke.kind === 'Free') {
-          if (woke.discarded || (woke.failure && isDefinitive(woke.failure))) {
+          if (woke.discarded || isDefinitiveFor(woke.failure, scopeOf(request))) {
             const code = (woke.failure?.code ?? 'DIGEST_INVALID') as OciErrorCode;
             throw new OciError(code, woke.failure?.message ?? `the fetch of blob ${key} was discarded`);
           }
