@@ -15,11 +15,23 @@ export interface BlobUsage {
   evictions: number;
 }
 
+/** Positional reads of a blob that may still be filling; each reader holds its own file handle. */
+export interface PartReader {
+  read(position: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
 /** An in-progress write. Bytes are hashed as they arrive; `commit` verifies and publishes atomically. */
 export interface BlobWriter {
   readonly digest: string;
   /** Bytes accepted so far: the offset a resumed transfer continues from. */
   readonly written: number;
+  /** Bytes already in the temp file, which `openReader()` can read; at most `written`. */
+  readonly readable: number;
+  /** Calls `listener` whenever `readable` grows or the writer fails; returns the unsubscribe. */
+  onReadable(listener: () => void): () => void;
+  /** Reads the bytes written so far, and after commit the stored blob (the same file). */
+  openReader(): Promise<PartReader>;
   write(chunk: Uint8Array): Promise<void>;
   /** Verifies the digest (and size, if expected) and makes the blob visible under its name. */
   commit(): Promise<BlobInfo>;

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OciError, parseDigest } from '../../workers/oci/index.js';
-import { checkedRange, putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions } from './blob-store.js';
+import { checkedRange, putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions, type PartReader } from './blob-store.js';
 import { DigestVerifier } from './verifier.js';
 
 const TEMP_SUFFIX = '.part';
@@ -103,7 +103,7 @@ export class FsBlobStore implements BlobStore {
     const tempPath = `${finalPath}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
     const handle = await open(tempPath, 'wx', 0o644);
     this.pin(canonical);
-    return new FsBlobWriter(canonical, handle, tempPath, new DigestVerifier(canonical, options.expectedSize), {
+    return new FsBlobWriter(canonical, handle, tempPath, finalPath, new DigestVerifier(canonical, options.expectedSize), {
       publish: async (size) => {
         await this.makeRoom(size, canonical);
         await rename(tempPath, finalPath);
@@ -184,13 +184,18 @@ interface WriterHooks {
 class FsBlobWriter implements BlobWriter {
   private batch: Buffer[] = [];
   private batchBytes = 0;
-  private inflight: Promise<void> = Promise.resolve();
+  /** The one writev in flight; chunks that arrive meanwhile form the next batch. */
+  private writing: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private persisted = 0;
+  private readonly listeners = new Set<() => void>();
   private finished = false;
 
   constructor(
     readonly digest: string,
     private readonly handle: FileHandle,
     private readonly tempPath: string,
+    private readonly finalPath: string,
     private readonly verifier: DigestVerifier,
     private readonly hooks: WriterHooks,
   ) {}
@@ -199,36 +204,83 @@ class FsBlobWriter implements BlobWriter {
     return this.verifier.written;
   }
 
+  get readable(): number {
+    return this.persisted;
+  }
+
+  onReadable(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async openReader(): Promise<PartReader> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.tempPath, 'r');
+    } catch (err) {
+      // Renamed by a commit in between: the same bytes are under the final name now.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      handle = await open(this.finalPath, 'r');
+    }
+    return fileReader(handle);
+  }
+
   async write(chunk: Uint8Array): Promise<void> {
     if (this.finished) throw new Error('write after commit/abort');
+    if (this.failure) throw this.failure;
     this.verifier.update(chunk);
     // A view, not a copy: received chunks are not reused by libp2p or node streams.
     this.batch.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.batchBytes += chunk.byteLength;
-    if (this.batchBytes >= WRITE_BATCH_BYTES) await this.flush();
+    this.kick();
+    // At most one batch in flight and one filling (~2 MB): the source waits for the disk.
+    while (this.writing && this.batchBytes >= WRITE_BATCH_BYTES) await this.writing;
+    if (this.failure) throw this.failure;
   }
 
   /**
-   * Starts writing the current batch while the next one fills (at most two batches, ~2 MB, in
-   * memory); waits for the previous write first so writes stay in order.
+   * Starts writing what is batched when no write is in flight. A lone chunk goes to disk at once
+   * (readers following the fill see it without waiting for a full batch); under load, chunks that
+   * arrive during a write are coalesced into the next one.
    */
-  private async flush(): Promise<void> {
-    await this.inflight;
-    if (this.batch.length === 0) return;
+  private kick(): void {
+    if (this.writing || this.batch.length === 0 || this.failure) return;
     const batch = this.batch;
+    const bytes = this.batchBytes;
     this.batch = [];
     this.batchBytes = 0;
-    const write = this.handle.writev(batch).then(() => undefined);
-    // Surface failures on the next flush or at commit; never as an unhandled rejection.
-    write.catch(() => undefined);
-    this.inflight = write;
+    this.writing = this.handle.writev(batch).then(
+      () => {
+        this.persisted += bytes;
+        this.writing = undefined;
+        this.notify();
+        this.kick();
+      },
+      (err: unknown) => {
+        this.failure = err instanceof Error ? err : new Error(String(err));
+        this.writing = undefined;
+        this.notify();
+      },
+    );
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.writing || this.batch.length > 0) {
+      this.kick();
+      await this.writing;
+      if (this.failure) throw this.failure;
+    }
+    if (this.failure) throw this.failure;
   }
 
   async commit(): Promise<BlobInfo> {
     if (this.finished) throw new Error('commit after commit/abort');
     try {
-      await this.flush();
-      await this.inflight;
+      await this.drain();
       const size = this.verifier.finish();
       await this.handle.sync();
       await this.handle.close();
@@ -246,11 +298,24 @@ class FsBlobWriter implements BlobWriter {
     if (this.finished) return;
     this.finished = true;
     this.batch = [];
-    await this.inflight.catch(() => undefined);
+    this.batchBytes = 0;
+    while (this.writing) await this.writing;
     await this.handle.close().catch(() => undefined);
     await rm(this.tempPath, { force: true });
     this.hooks.done();
+    this.notify();
   }
+}
+
+function fileReader(handle: FileHandle): PartReader {
+  return {
+    async read(position, length) {
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, position);
+      return buffer.subarray(0, bytesRead);
+    },
+    close: () => handle.close().catch(() => undefined),
+  };
 }
 
 async function* readRange(handle: FileHandle, offset: number, length: number): AsyncGenerator<Uint8Array> {

@@ -30,14 +30,35 @@ export class MemoryBlobStore implements BlobStore {
     const verifier = new DigestVerifier(canonical, options.expectedSize);
     const chunks: Uint8Array[] = [];
     const blobs = this.blobs;
+    const listeners = new Set<() => void>();
+    const notify = () => {
+      for (const listener of listeners) listener();
+    };
     return {
       digest: canonical,
       get written() {
         return verifier.written;
       },
+      get readable() {
+        return verifier.written;
+      },
+      onReadable(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+      async openReader() {
+        return {
+          async read(position, length) {
+            const bytes = blobs.get(canonical) ?? Buffer.concat(chunks);
+            return bytes.slice(position, position + length);
+          },
+          async close() {},
+        };
+      },
       async write(chunk) {
         verifier.update(chunk);
         chunks.push(chunk.slice());
+        notify();
       },
       async commit() {
         const size = verifier.finish();
@@ -46,6 +67,7 @@ export class MemoryBlobStore implements BlobStore {
       },
       async abort() {
         chunks.length = 0;
+        notify();
       },
     };
   }
