@@ -8,6 +8,7 @@ import { fillBlobWithLease } from '../cache/leased-blob-fill.js';
 import { getManifest, manifestSource } from '../cache/manifest-cache.js';
 import { requireToken } from '../middleware/auth.js';
 import { sidecarRedirect } from '../sites/redirect.js';
+import { siteFillerRedirect } from '../sites/site-filler.js';
 import { OciError, parseDigest, parseRegistryPath, type Reference, TAG_GRAMMAR } from '../oci/index.js';
 import { readSmallBody } from '../upstream/read-body.js';
 import { pullScope, selectUpstream, type SelectedUpstream } from '../upstream/select.js';
@@ -36,7 +37,7 @@ export function registryRoutes(): Hono<AppEnv> {
       case 'manifest':
         return manifestResponse(c, upstream, path.reference);
       case 'blob':
-        return (await sidecarRedirect(c, path.name, parseDigest(path.digest).value)) ?? blobResponse(c, upstream, path.digest);
+        return (await sidecarRedirect(c, path.name, parseDigest(path.digest).value)) ?? (await siteFillerRedirect(c, path.name, parseDigest(path.digest).value)) ?? blobResponse(c, upstream, path.digest);
       case 'tags':
         return tagListResponse(c, upstream);
     }
