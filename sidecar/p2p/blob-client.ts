@@ -8,6 +8,9 @@ import { IdleWatchdog } from './idle-watchdog.js';
 import { StreamReader, writeChunk } from './stream-io.js';
 import { BlobResponse, ProtocolError, WIRE_VERSION, encodeFrame, readFrame, type PeerPointer } from './wire.js';
 
+/** Longer than the server's wait for a filling blob's size (blob-server.ts SIZE_WAIT_MS). */
+const RESPONSE_HEADER_TIMEOUT_MS = 35_000;
+
 /** The peer answered but does not hold the blob: try the next provider, no penalty. */
 export class PeerLacksBlobError extends Error {
   override name = 'PeerLacksBlobError';
@@ -64,7 +67,8 @@ export async function fetchFromPeer(
   const signal = AbortSignal.any([deps.signal, idle.signal]);
   try {
     await writeChunk(stream, encodeFrame({ v: WIRE_VERSION, digest, offset: start }), deps.signal);
-    const header = await readFrame(reader, BlobResponse, dialSignal);
+    // A peer that has just started filling answers once its own source said the size.
+    const header = await readFrame(reader, BlobResponse, AbortSignal.any([deps.signal, AbortSignal.timeout(RESPONSE_HEADER_TIMEOUT_MS)]));
     if (header.status === 'not_found') throw new PeerLacksBlobError(`${peer} does not hold ${digest}`);
     if (header.status === 'busy') throw new PeerBusyError(`${peer} is streaming ${digest} to as many peers as it allows`, header.peers ?? []);
     if (header.status !== 'ok' || header.size === undefined) {
