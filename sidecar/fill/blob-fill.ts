@@ -98,7 +98,14 @@ export class BlobFill {
    */
   async *read(range: { offset?: number; length?: number }, signal: AbortSignal): AsyncGenerator<Uint8Array> {
     const offset = range.offset ?? 0;
-    const reader = await this.writer.openReader();
+    if (this.hasFailed()) throw this.failure;
+    let reader;
+    try {
+      reader = await this.writer.openReader();
+    } catch (err) {
+      // The temp file of a fill that failed meanwhile is gone: report why it failed.
+      throw this.hasFailed() ? this.failure : err;
+    }
     try {
       let at = offset;
       for (;;) {
