@@ -52,8 +52,8 @@ const PROVIDER_SETTLE_MS = 100;
 const LOOKUP_ROUNDS = 3;
 /** Peers one fill may try, pointers from busy peers included: bounds a walk down the fan-out tree. */
 const MAX_PEER_ATTEMPTS = 32;
-/** Edge requests one fill may make: the first, and one after the filler it named failed. */
-const EDGE_ROUNDS = 2;
+/** Edge requests one fill may make: the first, one after the filler it named failed, one after a cut body. */
+const EDGE_ROUNDS = 3;
 const FETCH_TIMEOUT_MS = 30 * 60_000;
 
 export class BlobResolver {
@@ -227,12 +227,20 @@ export class BlobResolver {
       fill.source = 'edge';
       if (answer.size !== undefined) fill.setSize(answer.size);
       if (fill.written === 0) void this.announce(fill.digest);
-      let position = answer.offset;
-      for await (const chunk of answer.body) {
-        // A 200 to a Range request starts at 0: skip what the fill already has.
-        const skip = Math.min(chunk.byteLength, Math.max(0, fill.written - position));
-        position += chunk.byteLength;
-        if (skip < chunk.byteLength) await fill.write(skip === 0 ? chunk : chunk.subarray(skip));
+      const before = fill.written;
+      try {
+        let position = answer.offset;
+        for await (const chunk of answer.body) {
+          // A 200 to a Range request starts at 0: skip what the fill already has.
+          const skip = Math.min(chunk.byteLength, Math.max(0, fill.written - position));
+          position += chunk.byteLength;
+          if (skip < chunk.byteLength) await fill.write(skip === 0 ? chunk : chunk.subarray(skip));
+        }
+      } catch (err) {
+        // A body cut after some progress continues with a Range, so that followers are not cut too.
+        if (signal.aborted || isVerdict(err) || fill.written === before || round === EDGE_ROUNDS - 1) throw err;
+        this.deps.log(`edge body of ${fill.digest.value} cut at ${fill.written} bytes, continuing with a Range: ${(err as Error).message}`);
+        continue;
       }
       return true;
     }
@@ -269,4 +277,9 @@ function parseMultiaddr(text: string): Multiaddr[] {
   } catch {
     return [];
   }
+}
+
+/** Errors that a retry of the same bytes cannot fix (too many bytes, a size that disagrees). */
+function isVerdict(err: unknown): boolean {
+  return err instanceof OciError && (err.code === 'SIZE_INVALID' || err.code === 'DIGEST_INVALID');
 }

@@ -19,6 +19,8 @@ interface EdgeBlob {
   stallAt?: number;
   /** Bytes served with this offset flipped (a corrupt edge). */
   corruptAt?: number;
+  /** The next GET's connection is dropped after this many bytes (once). */
+  cutAt?: number;
   released?: Promise<void>;
   release?: () => void;
   /** Bytes of the body sent so far (last GET). */
@@ -26,9 +28,9 @@ interface EdgeBlob {
 }
 
 const blobs = new Map<string, EdgeBlob>();
-const requests: { method: string; digest: string; peer?: string }[] = [];
+const requests: { method: string; digest: string; peer?: string; range?: string }[] = [];
 
-function addBlob(size: number, options: { stallAt?: number; corruptAt?: number } = {}): { digest: string; size: number; bytes: Buffer; entry: EdgeBlob } {
+function addBlob(size: number, options: { stallAt?: number; corruptAt?: number; cutAt?: number } = {}): { digest: string; size: number; bytes: Buffer; entry: EdgeBlob } {
   const bytes = randomBytes(size);
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   const entry: EdgeBlob = { bytes, sent: 0, ...options };
@@ -42,12 +44,16 @@ function addBlob(size: number, options: { stallAt?: number; corruptAt?: number }
 const edge = http.createServer((req, res) => {
   const match = /^\/v2\/.+\/blobs\/(sha256:[a-f0-9]{64})/.exec(req.url ?? '');
   const entry = match ? blobs.get(match[1]!) : undefined;
-  if (match) requests.push({ method: req.method ?? '', digest: match[1]!, peer: req.headers['x-fastreg-peer'] as string | undefined });
+  const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  if (match) requests.push({ method: req.method ?? '', digest: match[1]!, peer: req.headers['x-fastreg-peer'] as string | undefined, range: req.headers.range });
   if (!match || !entry) {
     res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"errors":[{"code":"BLOB_UNKNOWN","message":"no"}]}');
     return;
   }
-  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(entry.bytes.length) });
+  const size = entry.bytes.length;
+  const start = range ? Number(range[1]) : 0;
+  if (range) res.writeHead(206, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size - start), 'Content-Range': `bytes ${start}-${size - 1}/${size}` });
+  else res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) });
   if (req.method === 'HEAD') {
     res.end();
     return;
@@ -58,12 +64,18 @@ const edge = http.createServer((req, res) => {
     body = Buffer.from(entry.bytes);
     body[entry.corruptAt] = (body[entry.corruptAt] ?? 0) ^ 0xff;
   }
+  const cutAt = entry.cutAt;
+  delete entry.cutAt;
   void (async () => {
     const stallAt = entry.stallAt ?? body.length;
-    let at = 0;
+    let at = start;
     while (at < body.length) {
       if (at >= stallAt && entry.released) await entry.released;
-      const end = Math.min(at + 256 * 1024, at < stallAt ? stallAt : body.length);
+      if (cutAt !== undefined && at >= cutAt) {
+        res.destroy();
+        return;
+      }
+      const end = Math.min(at + 256 * 1024, at < stallAt ? stallAt : body.length, cutAt !== undefined && at < cutAt ? cutAt : body.length);
       if (!res.write(body.subarray(at, end))) await new Promise((resolve) => res.once('drain', resolve));
       entry.sent += end - at;
       at = end;
@@ -186,6 +198,22 @@ describe('a sidecar serves a blob while it fills it', () => {
     expect(peerRetry.status).toBe(200);
     expect(peerRetry.digest).toBe(blob.digest);
     expect(await stores(follower, blob.digest)).toBe(true);
+  });
+
+  it('continues a fill whose edge body was cut with a Range, so its readers are not cut', async () => {
+    const blob = addBlob(3 * MiB, { cutAt: MiB + 12_345 });
+    const result = await getFrom('127.0.0.1', `${root.url}/v2/${NAME}/blobs/${blob.digest}`, { timeoutMs: 30_000 });
+    expect(result.status).toBe(200);
+    expect(result.bytes).toBe(blob.size);
+    expect(result.digest).toBe(blob.digest);
+    const gets = requests.filter((r) => r.digest === blob.digest && r.method === 'GET');
+    expect(gets).toHaveLength(2);
+    expect(gets[0]!.range).toBeUndefined();
+    // From where the first body stopped arriving (bytes still in the socket when it was dropped are lost).
+    const resumedAt = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? '')?.[1]);
+    expect(resumedAt).toBeGreaterThan(0);
+    expect(resumedAt).toBeLessThanOrEqual(MiB + 12_345);
+    expect(await stores(root, blob.digest)).toBe(true);
   });
 
   it('answers a HEAD of a cold blob from the edge HEAD, moving no blob bytes', async () => {
