@@ -103,7 +103,7 @@ export class BlobResolver {
     let pending = this.starting.get(digest.value);
     if (!pending) {
       pending = (async () => {
-        const fill = new BlobFill(digest, await this.deps.store.beginWrite(digest.value));
+        const fill = new BlobFill(digest, await this.deps.store.beginWrite(digest));
         this.fills.add(fill);
         void this.drive(fill, origin);
         return fill;

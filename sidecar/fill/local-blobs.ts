@@ -25,7 +25,7 @@ export class LocalBlobs {
 
   /** The stored blob, else the filling one once its size is known (throws if that fill fails first). */
   async find(digest: Digest, signal: AbortSignal): Promise<LocalBlob | undefined> {
-    const info = await this.store.stat(digest.value);
+    const info = await this.store.stat(digest);
     const store = this.store;
     if (info) {
       return {
@@ -33,7 +33,7 @@ export class LocalBlobs {
         source: 'local',
         read: (range) =>
           (async function* () {
-            yield* await store.open(digest.value, range);
+            yield* await store.open(digest, range);
           })(),
       };
     }

@@ -88,8 +88,8 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
     const body: AsyncIterable<Uint8Array> | null =
       (c.env?.incoming as AsyncIterable<Uint8Array> | undefined) ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null);
     if (!body) throw new OciError('BLOB_UPLOAD_INVALID', 'request has no body');
-    const existing = await deps.store.stat(digest.value);
-    const info = existing ?? (await deps.store.put(body, digest.value, { expectedSize }));
+    const existing = await deps.store.stat(digest);
+    const info = existing ?? (await deps.store.put(body, digest, { expectedSize }));
     void deps.resolver.announce(digest);
     return c.json(info, existing ? 200 : 201, { 'Docker-Content-Digest': digest.value, Location: `/blobs/${digest.value}` });
   });
@@ -97,7 +97,7 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
   app.get('/providers/:digest', async (c) => {
     const digest = parseDigest(c.req.param('digest'));
     const providers = await deps.router.findProviders(digest, { timeoutMs: 5_000 });
-    const held = await deps.store.has(digest.value);
+    const held = await deps.store.has(digest);
     const self = deps.info();
     return c.json({
       digest: digest.value,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OciError, parseDigest } from '../../workers/oci/index.js';
+import { OciError, type Digest } from '../../workers/oci/index.js';
 import { checkedRange, putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions, type PartReader } from './blob-store.js';
 import { DigestVerifier } from './verifier.js';
 
@@ -45,9 +45,10 @@ export class FsBlobStore implements BlobStore {
     return join(this.options.dir, 'blobs', algorithm);
   }
 
-  private pathFor(digest: string): string {
-    const { algorithm, hex } = parseDigest(digest);
-    return join(this.dirFor(algorithm), hex);
+  /** `key` is a canonical digest string: a Digest's value, or a name read from the store's own directory. */
+  private pathFor(key: string): string {
+    const colon = key.indexOf(':');
+    return join(this.dirFor(key.slice(0, colon)), key.slice(colon + 1));
   }
 
   /** Indexes stored blobs and removes temp files left by a crash. */
@@ -69,17 +70,17 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async stat(digest: string): Promise<BlobInfo | undefined> {
-    const entry = this.entries.get(parseDigest(digest).value);
+  async stat({ value: digest }: Digest): Promise<BlobInfo | undefined> {
+    const entry = this.entries.get(digest);
     return entry ? { digest, size: entry.size } : undefined;
   }
 
-  async has(digest: string): Promise<boolean> {
-    return this.entries.has(parseDigest(digest).value);
+  async has(digest: Digest): Promise<boolean> {
+    return this.entries.has(digest.value);
   }
 
-  async open(digest: string, options: OpenOptions = {}): Promise<AsyncIterable<Uint8Array>> {
-    const entry = this.entries.get(parseDigest(digest).value);
+  async open({ value: digest }: Digest, options: OpenOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    const entry = this.entries.get(digest);
     if (!entry) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not stored here`);
     const { offset, length } = checkedRange(options, entry.size);
     // Opened and pinned now, so an eviction between open and read cannot pull the file away.
@@ -96,14 +97,14 @@ export class FsBlobStore implements BlobStore {
     return new ReleasingReader(readRange(handle, offset, length), release);
   }
 
-  async beginWrite(digest: string, options: { expectedSize?: number } = {}): Promise<BlobWriter> {
-    const canonical = parseDigest(digest).value;
+  async beginWrite(digest: Digest, options: { expectedSize?: number } = {}): Promise<BlobWriter> {
+    const canonical = digest.value;
     const finalPath = this.pathFor(canonical);
     if (options.expectedSize !== undefined) await this.makeRoom(options.expectedSize, canonical);
     const tempPath = `${finalPath}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
     const handle = await open(tempPath, 'wx', 0o644);
     this.pin(canonical);
-    return new FsBlobWriter(canonical, handle, tempPath, finalPath, new DigestVerifier(canonical, options.expectedSize), {
+    return new FsBlobWriter(canonical, handle, tempPath, finalPath, new DigestVerifier(digest, options.expectedSize), {
       publish: async (size) => {
         await this.makeRoom(size, canonical);
         await rename(tempPath, finalPath);
@@ -116,12 +117,15 @@ export class FsBlobStore implements BlobStore {
     });
   }
 
-  put(source: AsyncIterable<Uint8Array>, digest: string, options: { expectedSize?: number } = {}): Promise<BlobInfo> {
+  put(source: AsyncIterable<Uint8Array>, digest: Digest, options: { expectedSize?: number } = {}): Promise<BlobInfo> {
     return putVia(this, source, digest, options.expectedSize);
   }
 
-  async delete(digest: string): Promise<boolean> {
-    const canonical = parseDigest(digest).value;
+  delete(digest: Digest): Promise<boolean> {
+    return this.deleteKey(digest.value);
+  }
+
+  private async deleteKey(canonical: string): Promise<boolean> {
     const entry = this.entries.get(canonical);
     if (!entry) return false;
     this.entries.delete(canonical);
@@ -149,7 +153,7 @@ export class FsBlobStore implements BlobStore {
       .sort(([, a], [, b]) => a.lastAccess - b.lastAccess);
     for (const [digest, entry] of candidates) {
       if (this.bytes + incoming <= this.options.capacity) break;
-      await this.delete(digest);
+      await this.deleteKey(digest);
       this.evictions += 1;
       this.options.onEvict?.({ digest, size: entry.size });
     }

@@ -58,7 +58,7 @@ describe.each(implementations)('BlobFill over %s', (_name, make) => {
   it('followers get bytes while the blob is written, the last byte only after verification', async () => {
     const store = await make();
     const blob = fixture(1_000_000);
-    const fill = new BlobFill(blob.digest, await store.beginWrite(blob.digest.value));
+    const fill = new BlobFill(blob.digest, await store.beginWrite(blob.digest));
     fill.setSize(blob.bytes.length);
     const signal = new AbortController().signal;
     const early = follow(fill.read({}, signal));
@@ -74,14 +74,14 @@ describe.each(implementations)('BlobFill over %s', (_name, make) => {
     expect(early.state.bytes).toBe(blob.bytes.length - 1);
     // Even a range that ends long before the blob's end holds back its own last byte.
     expect(ranged.state.bytes).toBe(99_999);
-    expect(await store.has(blob.digest.value)).toBe(false);
+    expect(await store.has(blob.digest)).toBe(false);
 
     await fill.complete();
     expect(fill.state).toBe('done');
     expect((await early.done).equals(blob.bytes)).toBe(true);
     expect((await late.done).equals(blob.bytes)).toBe(true);
     expect((await ranged.done).equals(blob.bytes.subarray(200_000, 300_000))).toBe(true);
-    expect(await store.stat(blob.digest.value)).toEqual({ digest: blob.digest.value, size: blob.bytes.length });
+    expect(await store.stat(blob.digest)).toEqual({ digest: blob.digest.value, size: blob.bytes.length });
     // After the fill, a reader of the fill object still gets everything.
     expect((await follow(fill.read({ offset: 999_000 }, signal)).done).equals(blob.bytes.subarray(999_000))).toBe(true);
   });
@@ -89,7 +89,7 @@ describe.each(implementations)('BlobFill over %s', (_name, make) => {
   it('a digest mismatch errors every follower and stores nothing', async () => {
     const store = await make();
     const blob = fixture(300_000);
-    const fill = new BlobFill(blob.digest, await store.beginWrite(blob.digest.value));
+    const fill = new BlobFill(blob.digest, await store.beginWrite(blob.digest));
     fill.setSize(blob.bytes.length);
     const signal = new AbortController().signal;
     const readers = [follow(fill.read({}, signal)), follow(fill.read({ offset: 1000 }, signal))];
@@ -103,7 +103,7 @@ describe.each(implementations)('BlobFill over %s', (_name, make) => {
       await expect(reader.done).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
       expect(reader.state.bytes).toBeLessThan(blob.bytes.length);
     }
-    expect(await store.has(blob.digest.value)).toBe(false);
+    expect(await store.has(blob.digest)).toBe(false);
     expect(await store.list()).toEqual([]);
     // A reader that comes after the failure errors at once.
     await expect(follow(fill.read({}, signal)).done).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
@@ -112,13 +112,13 @@ describe.each(implementations)('BlobFill over %s', (_name, make) => {
   it('sized() waits for the size and throws the fill error; a second source that disagrees on size is refused', async () => {
     const store = await make();
     const blob = fixture(10_000);
-    const fill = new BlobFill(blob.digest, await store.beginWrite(blob.digest.value));
+    const fill = new BlobFill(blob.digest, await store.beginWrite(blob.digest));
     const signal = new AbortController().signal;
     const sized = fill.sized(signal);
     fill.setSize(10_000);
     expect(await sized).toBe(10_000);
     expect(() => fill.setSize(9_999)).toThrow(/another said 10000/);
-    const other = new BlobFill(blob.digest, await store.beginWrite(blob.digest.value));
+    const other = new BlobFill(blob.digest, await store.beginWrite(blob.digest));
     const waiting = other.sized(signal);
     other.fail(new Error('no source'));
     await expect(waiting).rejects.toThrow('no source');
@@ -129,7 +129,7 @@ describe.each(implementations)('BlobFill over %s', (_name, make) => {
   it('a follower waiting for bytes stops when its signal aborts', async () => {
     const store = await make();
     const blob = fixture(10_000);
-    const fill = new BlobFill(blob.digest, await store.beginWrite(blob.digest.value));
+    const fill = new BlobFill(blob.digest, await store.beginWrite(blob.digest));
     const controller = new AbortController();
     const reader = follow(fill.read({}, controller.signal));
     await new Promise((resolve) => setTimeout(resolve, 20));
