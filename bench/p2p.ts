@@ -19,8 +19,11 @@ import { StreamReader } from '../sidecar/p2p/stream-io.js';
 import { rawTcpSeconds, spawnSender } from './raw-tcp.js';
 import { makeBlobFile, makeTempDir, putBlobFile, removeDir, rssOf, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
 import { median } from './median.js';
+import { fillFanOut, type FillFanOutFigures } from './p2p-fill-fanout.js';
 
 const MB = 1024 * 1024;
+/** How fast the fan-out figure's edge feeds the filling sidecar: a fast WAN link, slower than the LAN. */
+const FAN_OUT_EDGE_MBPS = 100;
 
 export interface P2pBenchOptions {
   /** Blob size for the throughput comparison and the RSS figure (default 1 GiB). */
@@ -55,6 +58,8 @@ export interface P2pBenchFigures {
   senderPeakRssMB: number;
   receiverPeakRssMB: number;
   dht: { nodes: number; mode: 'in-process'; provideMs: Stats; findFirstProviderMs: Stats; putMs: Stats; getMs: Stats };
+  /** Issue 11: RSS of a sidecar streaming a filling blob (sizeBytes) to 5 peers and 5 HTTP clients. */
+  fillFanOut?: FillFanOutFigures;
 }
 
 interface Stats {
@@ -251,6 +256,8 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
     log(`sidecar RSS while moving ${Math.round(size / MB)} MiB (fresh pair)`);
     const big = await withSidecarPair(({ sender, receiver, work }) => bigMove(sender, receiver, work, size, log), bundle);
     const pair: PairResult = { roundsMBps, ...big };
+    log(`sidecar RSS while its filling ${Math.round(size / MB)} MiB blob is read by 5 peers and 5 HTTP clients`);
+    const fanOut = await fillFanOut({ sizeBytes: size, edgeMBps: FAN_OUT_EDGE_MBPS, bundle, log });
     const dhtNodes = options.dhtNodes ?? 20;
     log(`DHT with ${dhtNodes} in-process nodes`);
     const dht = await dhtLatency(dhtNodes, options.dhtSamples ?? 10);
@@ -278,6 +285,7 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
       senderPeakRssMB: pair.senderPeakRssMB,
       receiverPeakRssMB: pair.receiverPeakRssMB,
       dht: { nodes: dhtNodes, mode: 'in-process', provideMs: dht.provideMs, findFirstProviderMs: dht.findFirstProviderMs, putMs: dht.putMs, getMs: dht.getMs },
+      fillFanOut: fanOut,
     };
   } finally {
     await removeDir(bundleDir);

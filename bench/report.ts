@@ -180,6 +180,21 @@ export function figureRows(sections: SuiteSections): FigureRow[] {
         `sender ${p2p.senderPeakRssMB.toFixed(0)} MB, receiver ${p2p.receiverPeakRssMB.toFixed(0)} MB`,
       ),
     );
+    const fan = p2p.fillFanOut;
+    if (fan) {
+      rows.push(
+        row(
+          `Sidecar peak RSS streaming a filling ${(fan.sizeBytes / 2 ** 30).toFixed(2)} GiB blob to ${fan.peers} peers and ${fan.clients} HTTP clients`,
+          `${fan.rootPeakRssMB.toFixed(0)} MB`,
+          `${fan.rootIdleRssMB.toFixed(0)} MB (the same sidecar before)`,
+          ratioOf(fan.rootPeakRssMB, fan.rootIdleRssMB),
+          '< 150 MB',
+          fan.rootPeakRssMB < 150,
+          150 / fan.rootPeakRssMB,
+          `peers' peak ${fan.peerPeakRssMB.toFixed(0)} MB; all done in ${fan.seconds.toFixed(1)} s`,
+        ),
+      );
+    }
   } else {
     const note = why(sections.p2p, 'p2p');
     rows.push(NOT_MEASURED('Sidecar-to-sidecar P2P throughput', '≥ 0.8 × raw noise+yamux', note));
@@ -485,6 +500,9 @@ export function renderMarkdown(report: SuiteReport): string {
           ['sidecar / noise+yamux, sidecar / TCP', `${p.sidecarVsLibp2p} , ${p.sidecarVsTcp}`],
           [`big blob (${(p.sizeBytes / 2 ** 20).toFixed(0)} MiB) P2P / bridge serve`, `${p.bigBlobP2pMBps} / ${p.sidecarBridgeServeMBps} MB/s`],
           ['peak RSS sender / receiver; idle (tsx / bundle)', `${p.senderPeakRssMB} / ${p.receiverPeakRssMB} MB; ${p.idleRssTsxMB} / ${p.idleRssBundleMB} MB`],
+          ...(p.fillFanOut
+            ? [[`filling ${(p.fillFanOut.sizeBytes / 2 ** 20).toFixed(0)} MiB read by ${p.fillFanOut.peers} peers + ${p.fillFanOut.clients} HTTP clients: root peak RSS (idle) / peers' peak / time`, `${p.fillFanOut.rootPeakRssMB} (${p.fillFanOut.rootIdleRssMB}) / ${p.fillFanOut.peerPeakRssMB} MB / ${p.fillFanOut.seconds} s`]]
+            : []),
           [`DHT (${p.dht.nodes} in-process nodes) provide / find first / put / get, median ms`, `${p.dht.provideMs.median} / ${p.dht.findFirstProviderMs.median} / ${p.dht.putMs.median} / ${p.dht.getMs.median}`],
         ],
       ),
