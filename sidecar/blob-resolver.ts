@@ -15,7 +15,7 @@ import type { SidecarLibp2p } from './node/create-node.js';
 import type { DhtRouter } from './node/routing.js';
 import { PeerBusyError, PeerLacksBlobError, PeerMisbehavedError, fetchFromPeer } from './p2p/blob-client.js';
 import type { PenaltyBox } from './p2p/penalty-box.js';
-import type { BlobStore } from './store/blob-store.js';
+import type { BlobInfo, BlobStore } from './store/blob-store.js';
 
 export type BlobSourceName = 'local' | 'p2p' | 'edge';
 
@@ -88,6 +88,14 @@ export class BlobResolver {
       if (size !== undefined) return { size, source: 'edge' };
     }
     throw new OciError('BLOB_UNKNOWN', `blob ${digest.value} is not held here${this.deps.edge && origin ? ' or by the edge' : ''}`);
+  }
+
+  /** Stores a pushed blob (verified; kept as is when already held) and announces it. */
+  async accept(body: AsyncIterable<Uint8Array>, digest: Digest, options: { expectedSize?: number }): Promise<{ info: BlobInfo; created: boolean }> {
+    const existing = await this.deps.store.stat(digest);
+    const info = existing ?? (await this.deps.store.put(body, digest, options));
+    void this.announce(digest);
+    return { info, created: existing === undefined };
   }
 
   /** Announces a blob held (or being filled from the edge); failures are logged, the blob is still served. */

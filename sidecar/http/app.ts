@@ -88,10 +88,8 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
     const body: AsyncIterable<Uint8Array> | null =
       (c.env?.incoming as AsyncIterable<Uint8Array> | undefined) ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null);
     if (!body) throw new OciError('BLOB_UPLOAD_INVALID', 'request has no body');
-    const existing = await deps.store.stat(digest);
-    const info = existing ?? (await deps.store.put(body, digest, { expectedSize }));
-    void deps.resolver.announce(digest);
-    return c.json(info, existing ? 200 : 201, { 'Docker-Content-Digest': digest.value, Location: `/blobs/${digest.value}` });
+    const { info, created } = await deps.resolver.accept(body, digest, { expectedSize });
+    return c.json(info, created ? 201 : 200, { 'Docker-Content-Digest': digest.value, Location: `/blobs/${digest.value}` });
   });
 
   app.get('/providers/:digest', async (c) => {
