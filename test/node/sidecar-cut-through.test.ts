@@ -21,6 +21,8 @@ interface EdgeBlob {
   corruptAt?: number;
   /** The next GET's connection is dropped after this many bytes (once). */
   cutAt?: number;
+  /** GETs get a 307 naming this peer as the site's filler, unless they say they tried it. */
+  filler?: string;
   released?: Promise<void>;
   release?: () => void;
   /** Bytes of the body sent so far (last GET). */
@@ -28,9 +30,9 @@ interface EdgeBlob {
 }
 
 const blobs = new Map<string, EdgeBlob>();
-const requests: { method: string; digest: string; peer?: string; range?: string }[] = [];
+const requests: { method: string; digest: string; peer?: string; range?: string; fillerFailed?: string }[] = [];
 
-function addBlob(size: number, options: { stallAt?: number; corruptAt?: number; cutAt?: number } = {}): { digest: string; size: number; bytes: Buffer; entry: EdgeBlob } {
+function addBlob(size: number, options: { stallAt?: number; corruptAt?: number; cutAt?: number; filler?: string } = {}): { digest: string; size: number; bytes: Buffer; entry: EdgeBlob } {
   const bytes = randomBytes(size);
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   const entry: EdgeBlob = { bytes, sent: 0, ...options };
@@ -45,9 +47,14 @@ const edge = http.createServer((req, res) => {
   const match = /^\/v2\/.+\/blobs\/(sha256:[a-f0-9]{64})/.exec(req.url ?? '');
   const entry = match ? blobs.get(match[1]!) : undefined;
   const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-  if (match) requests.push({ method: req.method ?? '', digest: match[1]!, peer: req.headers['x-fastreg-peer'] as string | undefined, range: req.headers.range });
+  const fillerFailed = req.headers['x-fastreg-filler-failed'] as string | undefined;
+  if (match) requests.push({ method: req.method ?? '', digest: match[1]!, peer: req.headers['x-fastreg-peer'] as string | undefined, range: req.headers.range, fillerFailed });
   if (!match || !entry) {
     res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"errors":[{"code":"BLOB_UNKNOWN","message":"no"}]}');
+    return;
+  }
+  if (req.method === 'GET' && entry.filler && fillerFailed !== entry.filler) {
+    res.writeHead(307, { Location: `http://127.0.0.1:9/v2/${NAME}/blobs/${match[1]}`, 'X-FastReg-Filler': entry.filler }).end();
     return;
   }
   const size = entry.bytes.length;
@@ -214,6 +221,17 @@ describe('a sidecar serves a blob while it fills it', () => {
     expect(resumedAt).toBeGreaterThan(0);
     expect(resumedAt).toBeLessThanOrEqual(MiB + 12_345);
     expect(await stores(root, blob.digest)).toBe(true);
+  });
+
+  it('pointed at a filler that cannot serve it, asks the edge again saying so, and is served', async () => {
+    // followers[2] is live but does not hold or fill this blob: it answers not_found.
+    const blob = addBlob(MiB, { filler: followers[2]!.peerId });
+    const result = await getFrom('127.0.0.1', `${root.url}/v2/${NAME}/blobs/${blob.digest}`, { timeoutMs: 30_000 });
+    expect(result.status).toBe(200);
+    expect(result.digest).toBe(blob.digest);
+    const gets = requests.filter((r) => r.digest === blob.digest && r.method === 'GET');
+    expect(gets.map((r) => r.fillerFailed)).toEqual([undefined, followers[2]!.peerId]);
+    expect(gets.every((r) => r.peer === root.peerId)).toBe(true);
   });
 
   it('answers a HEAD of a cold blob from the edge HEAD, moving no blob bytes', async () => {
