@@ -40,6 +40,8 @@ export interface BurstSample {
   edgeServedBytes?: number;
   /** Clients the edge sent to a sidecar. */
   redirected: number;
+  /** When the first and the last client got their first body byte, seconds after the burst started. */
+  firstBytes?: { first: number; last: number };
   /** Clients that did not get the whole blob with the right digest, and the first such error. */
   failedClients: number;
   firstError?: string;
@@ -205,6 +207,7 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
       upstreamGets: reads.gets,
       upstreamBytes: reads.bytes,
       redirected: pulls.filter((p) => p.redirect).length,
+      ...(firstByteAt.length ? { firstBytes: { first: Math.min(...firstByteAt), last: Math.max(...firstByteAt) } } : {}),
       failedClients: errors.length,
       ...(errors.length ? { firstError: errors[0]!.slice(0, 300) } : {}),
       ...(edge ? { edgeServedBytes: await edgeServedBytes(edge.url) } : {}),

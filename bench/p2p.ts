@@ -13,13 +13,17 @@ import { pathToFileURL } from 'node:url';
 import { buildCliBundle } from '../sidecar/build.js';
 import { MAX_STREAM_WINDOW } from '../sidecar/node/constants.js';
 import { createSidecarNode, type SidecarLibp2p } from '../sidecar/node/create-node.js';
-import { DhtRouter, cidForDigest } from '../sidecar/node/routing.js';
+import { parseDigest } from '../workers/oci/index.js';
+import { DhtRouter } from '../sidecar/node/routing.js';
 import { StreamReader } from '../sidecar/p2p/stream-io.js';
 import { rawTcpSeconds, spawnSender } from './raw-tcp.js';
 import { makeBlobFile, makeTempDir, putBlobFile, removeDir, rssOf, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
 import { median } from './median.js';
+import { fillFanOut, type FillFanOutFigures } from './p2p-fill-fanout.js';
 
 const MB = 1024 * 1024;
+/** How fast the fan-out figure's edge feeds the filling sidecar: a fast WAN link, slower than the LAN. */
+const FAN_OUT_EDGE_MBPS = 100;
 
 export interface P2pBenchOptions {
   /** Blob size for the throughput comparison and the RSS figure (default 1 GiB). */
@@ -54,6 +58,8 @@ export interface P2pBenchFigures {
   senderPeakRssMB: number;
   receiverPeakRssMB: number;
   dht: { nodes: number; mode: 'in-process'; provideMs: Stats; findFirstProviderMs: Stats; putMs: Stats; getMs: Stats };
+  /** Issue 11: RSS of a sidecar streaming a filling blob (sizeBytes) to 5 peers and 5 HTTP clients. */
+  fillFanOut?: FillFanOutFigures;
 }
 
 interface Stats {
@@ -136,12 +142,18 @@ async function seed(sender: SidecarProcess, receiver: SidecarProcess, blob: { pa
   }, { timeoutMs: 20_000, what: 'provider record' });
 }
 
-/** HEAD makes the receiver fetch and store the blob over P2P: lookup + transfer + verify + fsync. */
+/**
+ * A GET makes the receiver fetch the blob over P2P while it streams it on (lookup + transfer +
+ * verify, whose last bytes come only after the digest check); the body is counted and dropped.
+ */
 async function p2pFetch(receiver: SidecarProcess, digest: string, size: number): Promise<number> {
   const started = performance.now();
-  const head = await fetch(`${receiver.url}/blobs/${digest}`, { method: 'HEAD' });
+  const response = await fetch(`${receiver.url}/blobs/${digest}`);
+  if (response.status !== 200 || response.headers.get('x-fastreg-source') !== 'p2p') throw new Error(`GET gave ${response.status} from ${response.headers.get('x-fastreg-source')}`);
+  let received = 0;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) received += chunk.byteLength;
+  if (received !== size) throw new Error(`receiver streamed ${received} of ${size} bytes`);
   const seconds = (performance.now() - started) / 1000;
-  if (head.status !== 200 || head.headers.get('x-fastreg-source') !== 'p2p') throw new Error(`HEAD gave ${head.status} from ${head.headers.get('x-fastreg-source')}`);
   return size / MB / seconds;
 }
 
@@ -191,12 +203,12 @@ async function dhtLatency(count: number, samples: number) {
     for (let s = 0; s < samples; s++) {
       const provider = nodes[(s * 7) % count]!;
       const seeker = nodes[(s * 7 + count / 2) % count]!;
-      const digest = `sha256:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex')}`;
+      const digest = parseDigest(`sha256:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex')}`);
       let t = performance.now();
-      await new DhtRouter(provider).provide(cidForDigest(digest));
+      await new DhtRouter(provider).provide(digest);
       provideMs.push(performance.now() - t);
       t = performance.now();
-      const found = await new DhtRouter(seeker).findProviders(cidForDigest(digest), { limit: 1, timeoutMs: 10_000 });
+      const found = await new DhtRouter(seeker).findProviders(digest, { limit: 1, timeoutMs: 10_000 });
       if (found.length > 0) findMs.push(performance.now() - t);
       t = performance.now();
       await new DhtRouter(provider).putValue(`bench/${s}`, `value-${s}`);
@@ -244,6 +256,8 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
     log(`sidecar RSS while moving ${Math.round(size / MB)} MiB (fresh pair)`);
     const big = await withSidecarPair(({ sender, receiver, work }) => bigMove(sender, receiver, work, size, log), bundle);
     const pair: PairResult = { roundsMBps, ...big };
+    log(`sidecar RSS while its filling ${Math.round(size / MB)} MiB blob is read by 5 peers and 5 HTTP clients`);
+    const fanOut = await fillFanOut({ sizeBytes: size, edgeMBps: FAN_OUT_EDGE_MBPS, bundle, log });
     const dhtNodes = options.dhtNodes ?? 20;
     log(`DHT with ${dhtNodes} in-process nodes`);
     const dht = await dhtLatency(dhtNodes, options.dhtSamples ?? 10);
@@ -271,6 +285,7 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
       senderPeakRssMB: pair.senderPeakRssMB,
       receiverPeakRssMB: pair.receiverPeakRssMB,
       dht: { nodes: dhtNodes, mode: 'in-process', provideMs: dht.provideMs, findFirstProviderMs: dht.findFirstProviderMs, putMs: dht.putMs, getMs: dht.getMs },
+      fillFanOut: fanOut,
     };
   } finally {
     await removeDir(bundleDir);

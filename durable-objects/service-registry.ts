@@ -106,17 +106,18 @@ export class ServiceRegistry extends DurableObject<Env> {
    * the admin token (FASTREG_TOKEN, which sidecars use) count: an owner token must not be able to steer
    * its site's pulls to an endpoint of its choosing.
    */
-  liveSidecars(limit: number): { id: string; endpoint: string; observedIp: string; expiresAt: number }[] {
+  liveSidecars(limit: number): { id: string; endpoint: string; observedIp: string; expiresAt: number; multiaddrs: string[] }[] {
     return this.sql
-      .exec<{ id: string; endpoint: string; observed_ip: string; expires_at: number }>(
-        `SELECT id, json_extract(body, '$.endpoint') AS endpoint, json_extract(body, '$.observedIp') AS observed_ip, expires_at
+      .exec<{ id: string; endpoint: string; observed_ip: string; expires_at: number; multiaddrs: string | null }>(
+        `SELECT id, json_extract(body, '$.endpoint') AS endpoint, json_extract(body, '$.observedIp') AS observed_ip, expires_at,
+           json_extract(body, '$.multiaddrs') AS multiaddrs
          FROM records WHERE expires_at > ? AND endpoint IS NOT NULL AND observed_ip IS NOT NULL
            AND owner = 'admin' ORDER BY expires_at DESC LIMIT ?`,
         Date.now(),
         Math.max(0, Math.min(limit, 10_000)),
       )
       .toArray()
-      .map((row) => ({ id: row.id, endpoint: row.endpoint, observedIp: row.observed_ip, expiresAt: row.expires_at }));
+      .map((row) => ({ id: row.id, endpoint: row.endpoint, observedIp: row.observed_ip, expiresAt: row.expires_at, multiaddrs: parseAddrs(row.multiaddrs) }));
   }
 
   /** Adds or replaces a record. The first writer owns it; others get DENIED unless admin. */
@@ -291,4 +292,15 @@ function toRecord(row: RecordRow): ServiceRecord {
 function pick(next: string | undefined, previous: string | undefined): { description?: string } {
   const description = next ?? previous;
   return description === undefined ? {} : { description };
+}
+
+/** The multiaddrs column of a record (a JSON array); empty when absent or malformed. */
+function parseAddrs(json: string | null): string[] {
+  if (!json) return [];
+  try {
+    const value: unknown = JSON.parse(json);
+    return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+  } catch {
+    return [];
+  }
 }

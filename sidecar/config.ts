@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { RESOURCE_NAME } from '../workers/oci/service-records.js';
-import { PEER_IDLE_TIMEOUT_MS } from './node/constants.js';
+import { MAX_PEER_STREAMS, PEER_IDLE_TIMEOUT_MS } from './node/constants.js';
 import { parseSize } from './sizes.js';
 
 export const DEFAULTS = {
@@ -16,6 +16,7 @@ export const DEFAULTS = {
   reprovideIntervalMs: 10 * 60_000,
   heartbeatIntervalMs: 20_000,
   peerIdleTimeoutMs: PEER_IDLE_TIMEOUT_MS,
+  maxPeerStreams: MAX_PEER_STREAMS,
   storageDir: join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'fastreg', 'sidecar'),
 } as const;
 
@@ -62,6 +63,7 @@ export const SidecarConfigSchema = z
     reprovideInterval: intervalMs.default(DEFAULTS.reprovideIntervalMs),
     heartbeatInterval: intervalMs.default(DEFAULTS.heartbeatIntervalMs),
     peerIdleTimeout: intervalMs.default(DEFAULTS.peerIdleTimeoutMs),
+    maxPeerStreams: z.coerce.number().int().min(1).max(256).default(DEFAULTS.maxPeerStreams),
   })
   .transform((config) => ({ ...config, keyFile: config.keyFile ?? join(config.storageDir, 'identity.key') }));
 
@@ -84,6 +86,7 @@ const FLAG_NAMES: Record<string, string> = {
   reprovideInterval: '--reprovide-interval',
   heartbeatInterval: '--heartbeat-interval',
   peerIdleTimeout: '--peer-idle-timeout',
+  maxPeerStreams: '--max-peer-streams',
 };
 
 /** Validates once; every problem is reported with the flag it came from. */

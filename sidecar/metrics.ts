@@ -14,6 +14,8 @@ export function createMetrics() {
     p2pBytesIn: new Counter({ name: 'fastreg_sidecar_p2p_bytes_in_total', help: 'Blob bytes received from peers', registers: [registry] }),
     p2pBytesOut: new Counter({ name: 'fastreg_sidecar_p2p_bytes_out_total', help: 'Blob bytes served to peers', registers: [registry] }),
     digestFailures: new Counter({ name: 'fastreg_sidecar_digest_failures_total', help: 'Blobs from peers that failed digest or size verification', registers: [registry] }),
+    p2pBusy: new Counter({ name: 'fastreg_sidecar_p2p_busy_total', help: 'P2P blob requests answered busy (past --max-peer-streams), with pointers to peers receiving the blob', registers: [registry] }),
+    p2pRedirects: new Counter({ name: 'fastreg_sidecar_p2p_redirects_total', help: 'Busy answers this sidecar followed to the peers they pointed at', registers: [registry] }),
     resumes: new Counter({ name: 'fastreg_sidecar_transfer_resumes_total', help: 'Transfers continued from another provider at an offset', registers: [registry] }),
     blobFetches: new Counter({ name: 'fastreg_sidecar_blob_fetches_total', help: 'Blobs obtained, by source', labelNames: ['source'], registers: [registry] }),
     requests: new Counter({ name: 'fastreg_sidecar_http_requests_total', help: 'HTTP bridge requests, by route, status and source of the blob (local, p2p, edge; none for other routes)', labelNames: ['route', 'status', 'source'], registers: [registry] }),

@@ -1,6 +1,8 @@
 import './polyfills.js';
 import { serve, type ServerType } from '@hono/node-server';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
+import { parseDigest } from '../workers/oci/index.js';
 import { BlobResolver } from './blob-resolver.js';
 import type { SidecarConfig } from './config.js';
 import { HttpEdgeSource } from './edge/edge-source.js';
@@ -16,6 +18,7 @@ import { readSwarmKey } from './node/psk.js';
 import { DhtRouter } from './node/routing.js';
 import { ServiceDiscovery } from './node/service-discovery.js';
 import { blobStreamHandler } from './p2p/blob-server.js';
+import { FanOut } from './p2p/fan-out.js';
 import { PenaltyBox } from './p2p/penalty-box.js';
 import { FsBlobStore } from './store/fs-store.js';
 
@@ -68,7 +71,16 @@ export class Sidecar {
       signal,
     });
     metrics.bind({ peers: () => node.getPeers().length, store: () => store.usage() });
-    await node.handle(BLOB_PROTOCOL, blobStreamHandler({ store, metrics, hooks, idleTimeoutMs: config.peerIdleTimeout, signal }), { maxInboundStreams: 256 });
+    const handler = blobStreamHandler({
+      blobs: resolver.local,
+      fanOut: new FanOut(config.maxPeerStreams),
+      addressesOf: async (peer) => (await node.peerStore.get(peerIdFromString(peer))).addresses.map((address) => address.multiaddr.toString()),
+      metrics,
+      hooks,
+      idleTimeoutMs: config.peerIdleTimeout,
+      signal,
+    });
+    await node.handle(BLOB_PROTOCOL, handler, { maxInboundStreams: 256 });
     if (config.mdns) {
       node.addEventListener('peer:discovery', (event) => {
         // libp2p does not dial what mDNS finds; do it here.
@@ -124,7 +136,7 @@ export class Sidecar {
     const announceAll = async () => {
       for (const blob of await this.store.list()) {
         if (this.controller.signal.aborted) return;
-        await this.resolver.announce(blob.digest);
+        await this.resolver.announce(parseDigest(blob.digest));
       }
     };
     this.background.push(announceAll());

@@ -4,7 +4,7 @@
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./index");
-		durableNamespaces: "BlobLease" | "LeaseShard" | "ServiceRegistry" | "EdgeMetrics";
+		durableNamespaces: "BlobLease" | "LeaseShard" | "ServiceRegistry" | "EdgeMetrics" | "SiteFill";
 	}
 	interface Env {
 		BLOBS: R2Bucket;
@@ -20,6 +20,7 @@ declare namespace Cloudflare {
 		LEASE_SHARD: DurableObjectNamespace<import("./index").LeaseShard>;
 		SERVICE_REGISTRY: DurableObjectNamespace<import("./index").ServiceRegistry>;
 		EDGE_METRICS: DurableObjectNamespace<import("./index").EdgeMetrics>;
+		SITE_FILL: DurableObjectNamespace<import("./index").SiteFill>;
 	}
 }
 interface Env extends Cloudflare.Env {}

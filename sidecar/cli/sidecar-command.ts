@@ -27,6 +27,7 @@ export function sidecarCommand(hooks?: SidecarHooks): Command {
     .addOption(new Option('--reprovide-interval <ms>', 'how often to re-announce held blobs').env('FASTREG_REPROVIDE_INTERVAL').default(String(DEFAULTS.reprovideIntervalMs)))
     .addOption(new Option('--heartbeat-interval <ms>', 'how often to heartbeat the edge service record (with --edge)').env('FASTREG_HEARTBEAT_INTERVAL').default(String(DEFAULTS.heartbeatIntervalMs)))
     .addOption(new Option('--peer-idle-timeout <ms>', 'cut a P2P transfer that moves no bytes for this long; a cut download resumes from another provider or the edge').env('FASTREG_PEER_IDLE_TIMEOUT').default(String(DEFAULTS.peerIdleTimeoutMs)))
+    .addOption(new Option('--max-peer-streams <n>', 'peers one blob is streamed to at once; further peers are sent to peers already receiving it (a tree)').env('FASTREG_MAX_PEER_STREAMS').default(String(DEFAULTS.maxPeerStreams)))
     .addHelpText('after', '\nWrites to the HTTP bridge (PUT /blobs, PUT /kv) need FASTREG_TOKEN (also used for the edge).')
     .action(async (options: Record<string, unknown>) => {
       if (typeof options.newPsk === 'string') {
@@ -55,6 +56,7 @@ export function sidecarCommand(hooks?: SidecarHooks): Command {
           reprovideInterval: options.reprovideInterval as string,
           heartbeatInterval: options.heartbeatInterval as string,
           peerIdleTimeout: options.peerIdleTimeout as string,
+          maxPeerStreams: options.maxPeerStreams as string,
         } as never);
       } catch (err) {
         if (err instanceof ConfigError) throw new CliError(err.message, 2);

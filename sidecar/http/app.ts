@@ -1,10 +1,11 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { MediaType, OciError, contentRange, ociErrorResponse, parseDigest, parseRange, parseRegistryNs, parseRegistryPath, validateName } from '../../workers/oci/index.js';
+import { MediaType, OciError, contentRange, ociErrorResponse, parseDigest, parseRange, parseRegistryNs, parseRegistryPath, validateName, type Digest } from '../../workers/oci/index.js';
 import type { BlobResolver, BlobSourceName } from '../blob-resolver.js';
+import type { BlobOrigin } from '../edge/edge-source.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { validateKvKey, MAX_KV_VALUE_BYTES } from '../node/kv-record.js';
-import { cidForDigest, type DhtRouter } from '../node/routing.js';
+import type { DhtRouter } from '../node/routing.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { requireToken } from './auth.js';
 import { toWebStream } from './streams.js';
@@ -40,40 +41,45 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
   });
   app.notFound((c) => ociErrorResponse(new OciError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path.slice(0, 120)}`), c.req.method));
 
-  const serveBlob = async (c: Context<BridgeEnv>, digest: string, name: string | undefined) => {
+  /** Maps the resolver's blob stream onto HTTP: headers, Range, HEAD. The bytes follow a fill as it grows. */
+  const serveBlob = async (c: Context<BridgeEnv>, digest: Digest, name: string | undefined) => {
     const ns = c.req.query('ns');
-    const blob = await deps.resolver.ensure(digest, name === undefined ? undefined : { name, ...(ns && { ns: parseRegistryNs(ns) }) });
+    const origin: BlobOrigin | undefined = name === undefined ? undefined : { name, ...(ns && { ns: parseRegistryNs(ns) }) };
+    const signal = c.req.raw.signal;
+    const stream = c.req.method === 'HEAD' ? undefined : await deps.resolver.open(digest, origin, signal);
+    const blob = stream ?? (await deps.resolver.stat(digest, origin, signal));
     c.set('source', blob.source);
-    const range = parseRange(c.req.header('Range'), blob.size);
+    // A fill whose source gave no length is sent whole, chunked.
+    const range = blob.size === undefined ? undefined : parseRange(c.req.header('Range'), blob.size);
     const headers: Record<string, string> = {
       'Content-Type': MediaType.OctetStream,
-      'Docker-Content-Digest': blob.digest,
+      'Docker-Content-Digest': digest.value,
       'Accept-Ranges': 'bytes',
-      'Content-Length': String(range ? range.length : blob.size),
       'X-FastReg-Source': blob.source,
     };
-    if (range) headers['Content-Range'] = contentRange(range, blob.size);
+    const length = range ? range.length : blob.size;
+    if (length !== undefined) headers['Content-Length'] = String(length);
+    if (range && blob.size !== undefined) headers['Content-Range'] = contentRange(range, blob.size);
     const status = range ? 206 : 200;
-    if (c.req.method === 'HEAD') return c.body(null, status, headers);
-    const body = await deps.store.open(blob.digest, range ? { offset: range.offset, length: range.length } : {});
-    deps.metrics.servedBytes.inc({ source: blob.source }, range ? range.length : blob.size);
-    return c.body(toWebStream(body), status, headers);
+    if (!stream) return c.body(null, status, headers);
+    if (length !== undefined) deps.metrics.servedBytes.inc({ source: blob.source }, length);
+    return c.body(toWebStream(stream.read(range ? { offset: range.offset, length: range.length } : {}, signal)), status, headers);
   };
 
   app.get('/v2/', (c) => c.json({}, 200, { 'Docker-Distribution-API-Version': 'registry/2.0' }));
   app.on(['GET', 'HEAD'], '/v2/*', async (c) => {
     const path = parseRegistryPath(c.req.path);
     if (path.kind !== 'blob') throw new OciError('UNSUPPORTED', 'the sidecar serves blobs only; manifests come from the edge');
-    return serveBlob(c, path.digest, path.name);
+    return serveBlob(c, parseDigest(path.digest), path.name);
   });
 
   app.on(['GET', 'HEAD'], '/blobs/:digest', async (c) => {
     const name = c.req.query('name');
-    return serveBlob(c, parseDigest(c.req.param('digest')).value, name === undefined ? undefined : validateName(name));
+    return serveBlob(c, parseDigest(c.req.param('digest')), name === undefined ? undefined : validateName(name));
   });
 
   app.put('/blobs/:digest', writeGuard, async (c) => {
-    const digest = parseDigest(c.req.param('digest')).value;
+    const digest = parseDigest(c.req.param('digest'));
     const lengthHeader = c.req.header('Content-Length');
     const expectedSize = lengthHeader === undefined ? undefined : Number(lengthHeader);
     if (expectedSize !== undefined && (!Number.isSafeInteger(expectedSize) || expectedSize < 0)) {
@@ -82,19 +88,17 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
     const body: AsyncIterable<Uint8Array> | null =
       (c.env?.incoming as AsyncIterable<Uint8Array> | undefined) ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null);
     if (!body) throw new OciError('BLOB_UPLOAD_INVALID', 'request has no body');
-    const existing = await deps.store.stat(digest);
-    const info = existing ?? (await deps.store.put(body, digest, { expectedSize }));
-    void deps.resolver.announce(digest);
-    return c.json(info, existing ? 200 : 201, { 'Docker-Content-Digest': digest, Location: `/blobs/${digest}` });
+    const { info, created } = await deps.resolver.accept(body, digest, { expectedSize });
+    return c.json(info, created ? 201 : 200, { 'Docker-Content-Digest': digest.value, Location: `/blobs/${digest.value}` });
   });
 
   app.get('/providers/:digest', async (c) => {
-    const digest = parseDigest(c.req.param('digest')).value;
-    const providers = await deps.router.findProviders(cidForDigest(digest), { timeoutMs: 5_000 });
+    const digest = parseDigest(c.req.param('digest'));
+    const providers = await deps.router.findProviders(digest, { timeoutMs: 5_000 });
     const held = await deps.store.has(digest);
     const self = deps.info();
     return c.json({
-      digest,
+      digest: digest.value,
       providers: [
         ...(held ? [{ peerId: self.peerId, addrs: self.addrs, self: true }] : []),
         ...providers.map((p) => ({ peerId: p.id.toString(), addrs: p.multiaddrs.map(String), self: false })),

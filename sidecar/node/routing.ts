@@ -1,9 +1,9 @@
 import type { PeerInfo } from '@libp2p/interface';
 import { CID } from 'multiformats/cid';
-import * as Digest from 'multiformats/hashes/digest';
+import * as Multihash from 'multiformats/hashes/digest';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { createHash } from 'node:crypto';
-import { parseDigest } from '../../workers/oci/index.js';
+import type { Digest } from '../../workers/oci/index.js';
 import { DHT_QUERY_TIMEOUT_MS } from './constants.js';
 import type { SidecarLibp2p } from './create-node.js';
 import { decodeEnvelope, dhtKey, encodeEnvelope, selectKvRecord, type KvEnvelope } from './kv-record.js';
@@ -12,15 +12,14 @@ const RAW_CODEC = 0x55;
 const MULTIHASH_CODE = { sha256: 0x12, sha512: 0x13 } as const;
 
 /** The CID a blob is provided under: raw codec over the digest's own hash, so any node derives the same one. */
-export function cidForDigest(digest: string): CID {
-  const { algorithm, hex } = parseDigest(digest);
-  return CID.createV1(RAW_CODEC, Digest.create(MULTIHASH_CODE[algorithm], Buffer.from(hex, 'hex')));
+function cidForDigest({ algorithm, hex }: Digest): CID {
+  return CID.createV1(RAW_CODEC, Multihash.create(MULTIHASH_CODE[algorithm], Buffer.from(hex, 'hex')));
 }
 
 /** The CID every member of a service tag provides: sha256 of `/fastreg/service/<tag>`. */
-export function serviceCid(tag: string): CID {
+function serviceCid(tag: string): CID {
   const bytes = createHash('sha256').update(`/fastreg/service/${tag}`).digest();
-  return CID.createV1(RAW_CODEC, Digest.create(sha256.code, bytes));
+  return CID.createV1(RAW_CODEC, Multihash.create(sha256.code, bytes));
 }
 
 export interface FindOptions {
@@ -31,7 +30,10 @@ export interface FindOptions {
   settleMs?: number;
 }
 
-/** The DHT seen as a router (spegel's lookup/advertise) plus the /fastreg/ key/value space. */
+/**
+ * The DHT seen as a router (spegel's lookup/advertise) plus the /fastreg/ key/value space. Callers
+ * speak digests and service tags; the CIDs they map to stay in here.
+ */
 export class DhtRouter {
   constructor(private readonly node: SidecarLibp2p) {}
 
@@ -40,14 +42,33 @@ export class DhtRouter {
     return signal ? AbortSignal.any([signal, timeout]) : timeout;
   }
 
-  async provide(cid: CID, signal?: AbortSignal): Promise<void> {
+  /** Announces that this node holds (or is filling) the blob. */
+  provide(digest: Digest, signal?: AbortSignal): Promise<void> {
+    return this.provideCid(cidForDigest(digest), signal);
+  }
+
+  /** Providers of the blob other than this node, in the order the DHT reports them. */
+  findProviders(digest: Digest, options: FindOptions = {}): Promise<PeerInfo[]> {
+    return this.findCid(cidForDigest(digest), options);
+  }
+
+  /** Announces membership of a service tag. */
+  provideService(tag: string, signal?: AbortSignal): Promise<void> {
+    return this.provideCid(serviceCid(tag), signal);
+  }
+
+  /** Other members of a service tag. */
+  findServiceMembers(tag: string, options: FindOptions = {}): Promise<PeerInfo[]> {
+    return this.findCid(serviceCid(tag), options);
+  }
+
+  private async provideCid(cid: CID, signal?: AbortSignal): Promise<void> {
     for await (const _event of this.node.services.dht.provide(cid, { signal: this.signalFor(signal) })) {
       // drain the query
     }
   }
 
-  /** Providers other than this node, in the order the DHT reports them. */
-  async findProviders(cid: CID, options: FindOptions = {}): Promise<PeerInfo[]> {
+  private async findCid(cid: CID, options: FindOptions): Promise<PeerInfo[]> {
     const limit = options.limit ?? 20;
     const found = new Map<string, PeerInfo>();
     const self = this.node.peerId.toString();

@@ -5,7 +5,7 @@ import type { Multiaddr } from '@multiformats/multiaddr';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DIAL_TIMEOUT_MS } from './constants.js';
 import type { SidecarLibp2p } from './create-node.js';
-import { serviceCid, type DhtRouter } from './routing.js';
+import type { DhtRouter } from './routing.js';
 
 const BOOTSTRAP_ATTEMPTS = 30;
 const BOOTSTRAP_RETRY_MS = 1_000;
@@ -23,13 +23,10 @@ export interface ServiceDiscoveryOptions {
 }
 
 export class ServiceDiscovery {
-  private readonly cid;
   private running: Promise<void> | undefined;
   private rounds = 0;
 
-  constructor(private readonly options: ServiceDiscoveryOptions) {
-    this.cid = serviceCid(options.service);
-  }
+  constructor(private readonly options: ServiceDiscoveryOptions) {}
 
   start(): void {
     this.running = this.run().catch((err) => {
@@ -56,13 +53,13 @@ export class ServiceDiscovery {
     if (node.getPeers().length === 0 && this.options.bootstrap.length > 0) await this.dialBootstrap(1);
     if (this.rounds++ % PROVIDE_EVERY_ROUNDS === 0) {
       try {
-        await router.provide(this.cid, signal);
+        await router.provideService(this.options.service, signal);
       } catch (err) {
         if (!signal.aborted) log(`provide service tag failed: ${(err as Error).message}`);
       }
     }
     if (signal.aborted) return;
-    const providers = await router.findProviders(this.cid, { limit: 100, timeoutMs: 5_000, signal }).catch(() => []);
+    const providers = await router.findServiceMembers(this.options.service, { limit: 100, timeoutMs: 5_000, signal }).catch(() => []);
     const connected = new Set(node.getPeers().map(String));
     await Promise.all(
       providers

@@ -3,10 +3,13 @@ import { BLOB_PROTOCOL, DIAL_TIMEOUT_MS } from '../node/constants.js';
 import type { SidecarLibp2p } from '../node/create-node.js';
 import type { SidecarHooks } from '../hooks.js';
 import type { SidecarMetrics } from '../metrics.js';
-import type { BlobWriter } from '../store/blob-store.js';
+import type { Digest } from '../../workers/oci/index.js';
 import { IdleWatchdog } from './idle-watchdog.js';
 import { StreamReader, writeChunk } from './stream-io.js';
-import { BlobResponse, ProtocolError, WIRE_VERSION, encodeFrame, readFrame } from './wire.js';
+import { BlobResponse, ProtocolError, WIRE_VERSION, encodeFrame, readFrame, type PeerPointer } from './wire.js';
+
+/** Longer than the server's wait for a filling blob's size (blob-server.ts SIZE_WAIT_MS). */
+const RESPONSE_HEADER_TIMEOUT_MS = 35_000;
 
 /** The peer answered but does not hold the blob: try the next provider, no penalty. */
 export class PeerLacksBlobError extends Error {
@@ -18,52 +21,78 @@ export class PeerMisbehavedError extends Error {
   override name = 'PeerMisbehavedError';
 }
 
+/** The peer streams this blob to as many peers as it allows; `peers` receive it from it now. */
+export class PeerBusyError extends Error {
+  override name = 'PeerBusyError';
+  constructor(
+    message: string,
+    readonly peers: PeerPointer[],
+  ) {
+    super(message);
+  }
+}
+
+/** Where received bytes go: a fill (sidecar/fill/blob-fill.ts), resumed at `written`. */
+export interface FetchTarget {
+  readonly digest: Digest;
+  readonly written: number;
+  readonly size: number | undefined;
+  /** Throws when the size disagrees with what another source said. */
+  setSize(size: number): void;
+  write(chunk: Uint8Array): Promise<void>;
+}
+
 export interface PeerFetchResult {
   size: number;
   bytes: number;
 }
 
 /**
- * Streams a blob from one peer into `writer`, continuing at `writer.written` (a resumed transfer).
- * Returns once the peer has sent everything up to `size`; throws on a cut, which the caller may
- * resume elsewhere because the writer keeps what it has.
+ * Streams a blob from one peer into `target`, continuing at `target.written` (a resumed transfer).
+ * The peer may itself be filling the blob. Returns once the peer has sent everything up to `size`;
+ * throws on a cut, which the caller may resume elsewhere because the target keeps what it has.
  */
 export async function fetchFromPeer(
   node: SidecarLibp2p,
   peer: PeerId,
-  writer: BlobWriter,
-  deps: { metrics: SidecarMetrics; hooks: SidecarHooks; expectedSize?: number; idleTimeoutMs: number; signal: AbortSignal },
+  target: FetchTarget,
+  deps: { metrics: SidecarMetrics; hooks: SidecarHooks; idleTimeoutMs: number; signal: AbortSignal },
 ): Promise<PeerFetchResult> {
+  const digest = target.digest.value;
   const dialSignal = AbortSignal.any([deps.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]);
   const stream = await node.dialProtocol(peer, BLOB_PROTOCOL, { signal: dialSignal });
   const reader = new StreamReader(stream);
-  const start = writer.written;
-  const idle = new IdleWatchdog(deps.idleTimeoutMs, `fetch of ${writer.digest} from ${peer}`);
+  const start = target.written;
+  const idle = new IdleWatchdog(deps.idleTimeoutMs, `fetch of ${digest} from ${peer}`);
   const signal = AbortSignal.any([deps.signal, idle.signal]);
   try {
-    await writeChunk(stream, encodeFrame({ v: WIRE_VERSION, digest: writer.digest, offset: start }), deps.signal);
-    const header = await readFrame(reader, BlobResponse, dialSignal);
-    if (header.status === 'not_found') throw new PeerLacksBlobError(`${peer} does not hold ${writer.digest}`);
+    await writeChunk(stream, encodeFrame({ v: WIRE_VERSION, digest, offset: start }), deps.signal);
+    // A peer that has just started filling answers once its own source said the size.
+    const header = await readFrame(reader, BlobResponse, AbortSignal.any([deps.signal, AbortSignal.timeout(RESPONSE_HEADER_TIMEOUT_MS)]));
+    if (header.status === 'not_found') throw new PeerLacksBlobError(`${peer} does not hold ${digest}`);
+    if (header.status === 'busy') throw new PeerBusyError(`${peer} is streaming ${digest} to as many peers as it allows`, header.peers ?? []);
     if (header.status !== 'ok' || header.size === undefined) {
       throw new PeerMisbehavedError(`${peer} answered ${header.status}: ${header.message ?? ''}`);
     }
     if (header.offset !== start) throw new PeerMisbehavedError(`${peer} answered offset ${header.offset}, asked ${start}`);
-    if (deps.expectedSize !== undefined && header.size !== deps.expectedSize) {
-      throw new PeerMisbehavedError(`${peer} says ${header.size} bytes, other providers said ${deps.expectedSize}`);
+    try {
+      target.setSize(header.size);
+    } catch (err) {
+      throw new PeerMisbehavedError(`${peer}: ${(err as Error).message}`);
     }
     const size = header.size;
     for (;;) {
       const chunk = await reader.read(signal);
       if (!chunk) break;
       idle.touch();
-      if (writer.written + chunk.byteLength > size) throw new PeerMisbehavedError(`${peer} sent more than ${size} bytes`);
+      if (target.written + chunk.byteLength > size) throw new PeerMisbehavedError(`${peer} sent more than ${size} bytes`);
       if (deps.hooks.beforeReceiveChunk) await deps.hooks.beforeReceiveChunk(chunk.byteLength);
-      await writer.write(chunk);
+      await target.write(chunk);
       deps.metrics.p2pBytesIn.inc(chunk.byteLength);
     }
-    if (writer.written !== size) throw new ProtocolError(`stream from ${peer} ended at ${writer.written} of ${size} bytes`);
+    if (target.written !== size) throw new ProtocolError(`stream from ${peer} ended at ${target.written} of ${size} bytes`);
     await stream.close({ signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch(() => undefined);
-    return { size, bytes: writer.written - start };
+    return { size, bytes: target.written - start };
   } catch (err) {
     stream.abort(err instanceof Error ? err : new Error(String(err)));
     throw err;

@@ -1,6 +1,9 @@
 // Wire format of /fastreg/blob/1.0.0. Each side sends one frame: a 4-byte big-endian length and a
 // JSON object carrying `v: 1`. The response frame is followed by the blob's bytes from `offset`
-// to the end; the server then closes its write side.
+// to the end; the server then closes its write side. A blob that is still filling is served the
+// same way: `size` is the full size and the bytes follow as they arrive. `busy` means the server
+// already streams this blob to as many peers as it allows; `peers` are some of those receiving it,
+// to ask instead (the fan-out tree, see fan-out.ts).
 import { z } from 'zod';
 import { parseDigest } from '../../workers/oci/index.js';
 import type { StreamReader } from './stream-io.js';
@@ -10,17 +13,29 @@ const MAX_FRAME_BYTES = 4096;
 
 export const BlobRequest = z.object({
   v: z.literal(WIRE_VERSION),
-  digest: z.string().transform((value) => parseDigest(value).value),
+  // Parsed once here; the handler passes the Digest on.
+  digest: z.string().transform((value) => parseDigest(value)),
   offset: z.number().int().nonnegative().default(0),
 });
 export type BlobRequest = z.output<typeof BlobRequest>;
 
+/** Most peers a `busy` answer points at (they must fit in one frame). */
+export const MAX_POINTERS = 4;
+const MAX_POINTER_ADDRS = 4;
+
+export const PeerPointer = z.object({
+  id: z.string().min(1).max(128),
+  addrs: z.array(z.string().max(200)).max(MAX_POINTER_ADDRS),
+});
+export type PeerPointer = z.output<typeof PeerPointer>;
+
 export const BlobResponse = z.object({
   v: z.literal(WIRE_VERSION),
-  status: z.enum(['ok', 'not_found', 'bad_request', 'error']),
+  status: z.enum(['ok', 'not_found', 'bad_request', 'error', 'busy']),
   size: z.number().int().nonnegative().optional(),
   offset: z.number().int().nonnegative().optional(),
   message: z.string().max(500).optional(),
+  peers: z.array(PeerPointer).max(MAX_POINTERS).optional(),
 });
 export type BlobResponse = z.output<typeof BlobResponse>;
 

@@ -1,7 +1,8 @@
-import { OciError } from '../../workers/oci/index.js';
+import { OciError, type Digest } from '../../workers/oci/index.js';
 
 // The sidecar's content-addressed store, spegel style: one small interface, a file-backed
-// implementation and an in-memory fake beside it, both checked by one conformance suite.
+// implementation and an in-memory fake beside it, both checked by one conformance suite. Digests
+// arrive parsed (Digest), from where they entered the sidecar.
 
 export interface BlobInfo {
   digest: string;
@@ -15,11 +16,23 @@ export interface BlobUsage {
   evictions: number;
 }
 
+/** Positional reads of a blob that may still be filling; each reader holds its own file handle. */
+export interface PartReader {
+  read(position: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
 /** An in-progress write. Bytes are hashed as they arrive; `commit` verifies and publishes atomically. */
 export interface BlobWriter {
   readonly digest: string;
   /** Bytes accepted so far: the offset a resumed transfer continues from. */
   readonly written: number;
+  /** Bytes already in the temp file, which `openReader()` can read; at most `written`. */
+  readonly readable: number;
+  /** Calls `listener` whenever `readable` grows or the writer fails; returns the unsubscribe. */
+  onReadable(listener: () => void): () => void;
+  /** Reads the bytes written so far, and after commit the stored blob (the same file). */
+  openReader(): Promise<PartReader>;
   write(chunk: Uint8Array): Promise<void>;
   /** Verifies the digest (and size, if expected) and makes the blob visible under its name. */
   commit(): Promise<BlobInfo>;
@@ -44,21 +57,21 @@ export function checkedRange(options: OpenOptions, size: number): { offset: numb
 }
 
 export interface BlobStore {
-  stat(digest: string): Promise<BlobInfo | undefined>;
-  has(digest: string): Promise<boolean>;
+  stat(digest: Digest): Promise<BlobInfo | undefined>;
+  has(digest: Digest): Promise<boolean>;
   /** Streams a stored blob (throws BLOB_UNKNOWN when absent). The blob cannot be evicted while it is read. */
-  open(digest: string, options?: OpenOptions): Promise<AsyncIterable<Uint8Array>>;
+  open(digest: Digest, options?: OpenOptions): Promise<AsyncIterable<Uint8Array>>;
   /** Starts a verified write; the blob cannot be evicted to make room for itself. */
-  beginWrite(digest: string, options?: { expectedSize?: number }): Promise<BlobWriter>;
+  beginWrite(digest: Digest, options?: { expectedSize?: number }): Promise<BlobWriter>;
   /** Streams `source` into the store, verifying the digest; nothing is stored on mismatch. */
-  put(source: AsyncIterable<Uint8Array>, digest: string, options?: { expectedSize?: number }): Promise<BlobInfo>;
-  delete(digest: string): Promise<boolean>;
+  put(source: AsyncIterable<Uint8Array>, digest: Digest, options?: { expectedSize?: number }): Promise<BlobInfo>;
+  delete(digest: Digest): Promise<boolean>;
   list(): Promise<BlobInfo[]>;
   usage(): BlobUsage;
 }
 
 /** Shared by both implementations so they fail the same way. */
-export async function putVia(store: BlobStore, source: AsyncIterable<Uint8Array>, digest: string, expectedSize?: number): Promise<BlobInfo> {
+export async function putVia(store: BlobStore, source: AsyncIterable<Uint8Array>, digest: Digest, expectedSize?: number): Promise<BlobInfo> {
   const writer = await store.beginWrite(digest, { expectedSize });
   try {
     for await (const chunk of source) await writer.write(chunk);

@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OciError, parseDigest } from '../../workers/oci/index.js';
-import { checkedRange, putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions } from './blob-store.js';
+import { OciError, type Digest } from '../../workers/oci/index.js';
+import { checkedRange, putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions, type PartReader } from './blob-store.js';
 import { DigestVerifier } from './verifier.js';
 
 const TEMP_SUFFIX = '.part';
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/** How long a partial write batch waits for more bytes before it goes to disk anyway. */
+const FLUSH_DELAY_MS = 5;
 const READ_CHUNK_BYTES = 256 * 1024;
 
 interface Entry {
@@ -45,9 +47,10 @@ export class FsBlobStore implements BlobStore {
     return join(this.options.dir, 'blobs', algorithm);
   }
 
-  private pathFor(digest: string): string {
-    const { algorithm, hex } = parseDigest(digest);
-    return join(this.dirFor(algorithm), hex);
+  /** `key` is a canonical digest string: a Digest's value, or a name read from the store's own directory. */
+  private pathFor(key: string): string {
+    const colon = key.indexOf(':');
+    return join(this.dirFor(key.slice(0, colon)), key.slice(colon + 1));
   }
 
   /** Indexes stored blobs and removes temp files left by a crash. */
@@ -69,17 +72,17 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async stat(digest: string): Promise<BlobInfo | undefined> {
-    const entry = this.entries.get(parseDigest(digest).value);
+  async stat({ value: digest }: Digest): Promise<BlobInfo | undefined> {
+    const entry = this.entries.get(digest);
     return entry ? { digest, size: entry.size } : undefined;
   }
 
-  async has(digest: string): Promise<boolean> {
-    return this.entries.has(parseDigest(digest).value);
+  async has(digest: Digest): Promise<boolean> {
+    return this.entries.has(digest.value);
   }
 
-  async open(digest: string, options: OpenOptions = {}): Promise<AsyncIterable<Uint8Array>> {
-    const entry = this.entries.get(parseDigest(digest).value);
+  async open({ value: digest }: Digest, options: OpenOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    const entry = this.entries.get(digest);
     if (!entry) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not stored here`);
     const { offset, length } = checkedRange(options, entry.size);
     // Opened and pinned now, so an eviction between open and read cannot pull the file away.
@@ -96,14 +99,14 @@ export class FsBlobStore implements BlobStore {
     return new ReleasingReader(readRange(handle, offset, length), release);
   }
 
-  async beginWrite(digest: string, options: { expectedSize?: number } = {}): Promise<BlobWriter> {
-    const canonical = parseDigest(digest).value;
+  async beginWrite(digest: Digest, options: { expectedSize?: number } = {}): Promise<BlobWriter> {
+    const canonical = digest.value;
     const finalPath = this.pathFor(canonical);
     if (options.expectedSize !== undefined) await this.makeRoom(options.expectedSize, canonical);
     const tempPath = `${finalPath}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
     const handle = await open(tempPath, 'wx', 0o644);
     this.pin(canonical);
-    return new FsBlobWriter(canonical, handle, tempPath, new DigestVerifier(canonical, options.expectedSize), {
+    return new FsBlobWriter(canonical, handle, tempPath, finalPath, new DigestVerifier(digest, options.expectedSize), {
       publish: async (size) => {
         await this.makeRoom(size, canonical);
         await rename(tempPath, finalPath);
@@ -116,12 +119,15 @@ export class FsBlobStore implements BlobStore {
     });
   }
 
-  put(source: AsyncIterable<Uint8Array>, digest: string, options: { expectedSize?: number } = {}): Promise<BlobInfo> {
+  put(source: AsyncIterable<Uint8Array>, digest: Digest, options: { expectedSize?: number } = {}): Promise<BlobInfo> {
     return putVia(this, source, digest, options.expectedSize);
   }
 
-  async delete(digest: string): Promise<boolean> {
-    const canonical = parseDigest(digest).value;
+  delete(digest: Digest): Promise<boolean> {
+    return this.deleteKey(digest.value);
+  }
+
+  private async deleteKey(canonical: string): Promise<boolean> {
     const entry = this.entries.get(canonical);
     if (!entry) return false;
     this.entries.delete(canonical);
@@ -149,7 +155,7 @@ export class FsBlobStore implements BlobStore {
       .sort(([, a], [, b]) => a.lastAccess - b.lastAccess);
     for (const [digest, entry] of candidates) {
       if (this.bytes + incoming <= this.options.capacity) break;
-      await this.delete(digest);
+      await this.deleteKey(digest);
       this.evictions += 1;
       this.options.onEvict?.({ digest, size: entry.size });
     }
@@ -184,13 +190,19 @@ interface WriterHooks {
 class FsBlobWriter implements BlobWriter {
   private batch: Buffer[] = [];
   private batchBytes = 0;
-  private inflight: Promise<void> = Promise.resolve();
+  /** The one writev in flight; chunks that arrive meanwhile form the next batch. */
+  private writing: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private persisted = 0;
+  private readonly listeners = new Set<() => void>();
+  private flushTimer: NodeJS.Timeout | undefined;
   private finished = false;
 
   constructor(
     readonly digest: string,
     private readonly handle: FileHandle,
     private readonly tempPath: string,
+    private readonly finalPath: string,
     private readonly verifier: DigestVerifier,
     private readonly hooks: WriterHooks,
   ) {}
@@ -199,36 +211,95 @@ class FsBlobWriter implements BlobWriter {
     return this.verifier.written;
   }
 
+  get readable(): number {
+    return this.persisted;
+  }
+
+  onReadable(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async openReader(): Promise<PartReader> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.tempPath, 'r');
+    } catch (err) {
+      // Renamed by a commit in between: the same bytes are under the final name now.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      handle = await open(this.finalPath, 'r');
+    }
+    return fileReader(handle);
+  }
+
   async write(chunk: Uint8Array): Promise<void> {
     if (this.finished) throw new Error('write after commit/abort');
+    if (this.failure) throw this.failure;
     this.verifier.update(chunk);
     // A view, not a copy: received chunks are not reused by libp2p or node streams.
     this.batch.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.batchBytes += chunk.byteLength;
-    if (this.batchBytes >= WRITE_BATCH_BYTES) await this.flush();
+    if (this.batchBytes >= WRITE_BATCH_BYTES) this.kick();
+    else this.flushSoon();
+    // At most one batch in flight and one filling (~2 MB): the source waits for the disk.
+    while (this.writing && this.batchBytes >= WRITE_BATCH_BYTES) await this.writing;
+    if (this.failure) throw this.failure;
   }
 
   /**
-   * Starts writing the current batch while the next one fills (at most two batches, ~2 MB, in
-   * memory); waits for the previous write first so writes stay in order.
+   * A partial batch goes to disk after FLUSH_DELAY_MS without more bytes, so readers following the
+   * fill see bytes that trickle in (or stop mid-blob) at once, while a fast source still writes
+   * in ~1 MB batches (one writev per chunk would cost a thread-pool round trip per 64 KiB).
    */
-  private async flush(): Promise<void> {
-    await this.inflight;
-    if (this.batch.length === 0) return;
+  private flushSoon(): void {
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      this.kick();
+    }, FLUSH_DELAY_MS);
+  }
+
+  /** Starts writing what is batched, unless a write is in flight (its completion comes back here). */
+  private kick(): void {
+    if (this.writing || this.batch.length === 0 || this.failure) return;
     const batch = this.batch;
+    const bytes = this.batchBytes;
     this.batch = [];
     this.batchBytes = 0;
-    const write = this.handle.writev(batch).then(() => undefined);
-    // Surface failures on the next flush or at commit; never as an unhandled rejection.
-    write.catch(() => undefined);
-    this.inflight = write;
+    this.writing = this.handle.writev(batch).then(
+      () => {
+        this.persisted += bytes;
+        this.writing = undefined;
+        this.notify();
+        if (this.batchBytes >= WRITE_BATCH_BYTES) this.kick();
+        else if (this.batch.length > 0) this.flushSoon();
+      },
+      (err: unknown) => {
+        this.failure = err instanceof Error ? err : new Error(String(err));
+        this.writing = undefined;
+        this.notify();
+      },
+    );
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  private async drain(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    while (this.writing || this.batch.length > 0) {
+      this.kick();
+      await this.writing;
+      if (this.failure) throw this.failure;
+    }
+    if (this.failure) throw this.failure;
   }
 
   async commit(): Promise<BlobInfo> {
     if (this.finished) throw new Error('commit after commit/abort');
     try {
-      await this.flush();
-      await this.inflight;
+      await this.drain();
       const size = this.verifier.finish();
       await this.handle.sync();
       await this.handle.close();
@@ -245,12 +316,26 @@ class FsBlobWriter implements BlobWriter {
   async abort(): Promise<void> {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.flushTimer);
     this.batch = [];
-    await this.inflight.catch(() => undefined);
+    this.batchBytes = 0;
+    while (this.writing) await this.writing;
     await this.handle.close().catch(() => undefined);
     await rm(this.tempPath, { force: true });
     this.hooks.done();
+    this.notify();
   }
+}
+
+function fileReader(handle: FileHandle): PartReader {
+  return {
+    async read(position, length) {
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, position);
+      return buffer.subarray(0, bytesRead);
+    },
+    close: () => handle.close().catch(() => undefined),
+  };
 }
 
 async function* readRange(handle: FileHandle, offset: number, length: number): AsyncGenerator<Uint8Array> {

@@ -1,4 +1,4 @@
-import { OciError, parseDigest } from '../../workers/oci/index.js';
+import { OciError, type Digest } from '../../workers/oci/index.js';
 import { checkedRange, putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions } from './blob-store.js';
 import { DigestVerifier } from './verifier.js';
 
@@ -6,18 +6,18 @@ import { DigestVerifier } from './verifier.js';
 export class MemoryBlobStore implements BlobStore {
   private readonly blobs = new Map<string, Uint8Array>();
 
-  async stat(digest: string): Promise<BlobInfo | undefined> {
-    const bytes = this.blobs.get(parseDigest(digest).value);
-    return bytes ? { digest, size: bytes.byteLength } : undefined;
+  async stat(digest: Digest): Promise<BlobInfo | undefined> {
+    const bytes = this.blobs.get(digest.value);
+    return bytes ? { digest: digest.value, size: bytes.byteLength } : undefined;
   }
 
-  async has(digest: string): Promise<boolean> {
-    return this.blobs.has(parseDigest(digest).value);
+  async has(digest: Digest): Promise<boolean> {
+    return this.blobs.has(digest.value);
   }
 
-  async open(digest: string, options: OpenOptions = {}): Promise<AsyncIterable<Uint8Array>> {
-    const bytes = this.blobs.get(parseDigest(digest).value);
-    if (!bytes) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not stored here`);
+  async open(digest: Digest, options: OpenOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    const bytes = this.blobs.get(digest.value);
+    if (!bytes) throw new OciError('BLOB_UNKNOWN', `blob ${digest.value} is not stored here`);
     const { offset, length } = checkedRange(options, bytes.byteLength);
     const slice = bytes.subarray(offset, offset + length);
     return (async function* () {
@@ -25,19 +25,40 @@ export class MemoryBlobStore implements BlobStore {
     })();
   }
 
-  async beginWrite(digest: string, options: { expectedSize?: number } = {}): Promise<BlobWriter> {
-    const canonical = parseDigest(digest).value;
-    const verifier = new DigestVerifier(canonical, options.expectedSize);
+  async beginWrite(digest: Digest, options: { expectedSize?: number } = {}): Promise<BlobWriter> {
+    const canonical = digest.value;
+    const verifier = new DigestVerifier(digest, options.expectedSize);
     const chunks: Uint8Array[] = [];
     const blobs = this.blobs;
+    const listeners = new Set<() => void>();
+    const notify = () => {
+      for (const listener of listeners) listener();
+    };
     return {
       digest: canonical,
       get written() {
         return verifier.written;
       },
+      get readable() {
+        return verifier.written;
+      },
+      onReadable(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+      async openReader() {
+        return {
+          async read(position, length) {
+            const bytes = blobs.get(canonical) ?? Buffer.concat(chunks);
+            return bytes.slice(position, position + length);
+          },
+          async close() {},
+        };
+      },
       async write(chunk) {
         verifier.update(chunk);
         chunks.push(chunk.slice());
+        notify();
       },
       async commit() {
         const size = verifier.finish();
@@ -46,16 +67,17 @@ export class MemoryBlobStore implements BlobStore {
       },
       async abort() {
         chunks.length = 0;
+        notify();
       },
     };
   }
 
-  put(source: AsyncIterable<Uint8Array>, digest: string, options: { expectedSize?: number } = {}): Promise<BlobInfo> {
+  put(source: AsyncIterable<Uint8Array>, digest: Digest, options: { expectedSize?: number } = {}): Promise<BlobInfo> {
     return putVia(this, source, digest, options.expectedSize);
   }
 
-  async delete(digest: string): Promise<boolean> {
-    return this.blobs.delete(parseDigest(digest).value);
+  async delete(digest: Digest): Promise<boolean> {
+    return this.blobs.delete(digest.value);
   }
 
   async list(): Promise<BlobInfo[]> {

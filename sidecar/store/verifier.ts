@@ -1,16 +1,19 @@
 import { createHash, type Hash } from 'node:crypto';
-import { OciError, digestMismatch, parseDigest } from '../../workers/oci/index.js';
+import { OciError, digestMismatch, type Digest } from '../../workers/oci/index.js';
 
 /** Running digest and size check shared by the store implementations. */
 export class DigestVerifier {
   private readonly hash: Hash;
   private bytes = 0;
 
+  readonly digest: string;
+
   constructor(
-    readonly digest: string,
+    private readonly expected: Digest,
     readonly expectedSize?: number,
   ) {
-    this.hash = createHash(parseDigest(digest).algorithm);
+    this.digest = expected.value;
+    this.hash = createHash(expected.algorithm);
   }
 
   get written(): number {
@@ -30,7 +33,7 @@ export class DigestVerifier {
     if (this.expectedSize !== undefined && this.bytes !== this.expectedSize) {
       throw new OciError('SIZE_INVALID', `got ${this.bytes} bytes for ${this.digest}, expected ${this.expectedSize}`);
     }
-    const actual = `${parseDigest(this.digest).algorithm}:${this.hash.digest('hex')}`;
+    const actual = `${this.expected.algorithm}:${this.hash.digest('hex')}`;
     if (actual !== this.digest) throw digestMismatch(this.digest, actual);
     return this.bytes;
   }

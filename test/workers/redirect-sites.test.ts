@@ -195,7 +195,7 @@ describe('site redirect', () => {
     });
     expect(noAddress.status).toBe(201);
     const live = await runInDurableObject(env.SERVICE_REGISTRY.getByName(resource), (instance) => instance.liveSidecars(10));
-    expect(live).toEqual([{ id: 'peerK1234567890abcdef', endpoint: 'http://10.0.12.7:5050', observedIp: '10.0.12.7', expiresAt: expect.any(Number) }]);
+    expect(live).toEqual([{ id: 'peerK1234567890abcdef', endpoint: 'http://10.0.12.7:5050', observedIp: '10.0.12.7', expiresAt: expect.any(Number), multiaddrs: [] }]);
     expect(live[0]!.expiresAt).toBeGreaterThan(Date.now());
   });
 

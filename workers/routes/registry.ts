@@ -6,6 +6,7 @@ import { BlobService } from '../cache/blob-service.js';
 import { getManifest, manifestSource } from '../cache/manifest-cache.js';
 import { requireToken } from '../middleware/auth.js';
 import { sidecarRedirect } from '../sites/redirect.js';
+import { siteFillerRedirect } from '../sites/site-filler.js';
 import { type Digest, OciError, parseDigest, parseRegistryPath, type Reference, TAG_GRAMMAR } from '../oci/index.js';
 import { readSmallBody } from '../upstream/read-body.js';
 import { pullScope, selectUpstream, type SelectedUpstream } from '../upstream/select.js';
@@ -35,7 +36,7 @@ export function registryRoutes(): Hono<AppEnv> {
         return manifestResponse(c, upstream, path.reference);
       case 'blob': {
         const digest = parseDigest(path.digest);
-        return (await sidecarRedirect(c, path.name, digest.value)) ?? blobResponse(c, upstream, digest);
+        return (await sidecarRedirect(c, path.name, digest.value)) ?? (await siteFillerRedirect(c, path.name, digest.value)) ?? blobResponse(c, upstream, digest);
       }
       case 'tags':
         return tagListResponse(c, upstream);

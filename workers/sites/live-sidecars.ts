@@ -22,13 +22,23 @@ interface Table {
 // Keyed by the parsed config, which lives as long as its env: bounded by the isolate's envs.
 const tables = new WeakMap<EdgeConfig, Table>();
 
-/** The live sidecars of the client's site (fresh heartbeat, http(s) endpoint); empty when there are none. */
-export async function sidecarsForClient(config: EdgeConfig, namespace: DurableObjectNamespace<ServiceRegistry>, client: Address): Promise<LiveSidecar[]> {
+function tableFor(config: EdgeConfig): Table {
   let table = tables.get(config);
   if (!table) {
     table = { sites: new SiteMap(config.SITES), bySite: new Map(), fetchedAt: -Infinity };
     tables.set(config, table);
   }
+  return table;
+}
+
+/** The site an address belongs to (a configured CIDR site, else `ip:<address>`). */
+export function siteOfClient(config: EdgeConfig, client: Address): string {
+  return tableFor(config).sites.siteOf(client);
+}
+
+/** The live sidecars of the client's site (fresh heartbeat, http(s) endpoint); empty when there are none. */
+export async function sidecarsForClient(config: EdgeConfig, namespace: DurableObjectNamespace<ServiceRegistry>, client: Address): Promise<LiveSidecar[]> {
+  const table = tableFor(config);
   if (Date.now() - table.fetchedAt >= config.SIDECAR_TABLE_TTL_MS) {
     const current = table;
     current.refreshing ??= withLocalDeadline(refresh(current, namespace, config.SIDECAR_RESOURCE), REFRESH_DEADLINE_MS)

@@ -9,6 +9,8 @@ export interface LiveSidecar {
   hostLocal: boolean;
   /** Epoch ms; the sidecar is live until then. */
   expiresAt: number;
+  /** Its libp2p addresses, as it registered them (may be empty). */
+  multiaddrs: string[];
 }
 
 /** Highest-random-weight: every edge isolate picks the same sidecar for a digest, so each blob has one home. */
