@@ -54,9 +54,10 @@ const configSchema = z.object({
   /** Registered keys each LeaseShard keeps before evicting the least recently used. */
   LEASE_SHARD_CAPACITY: intFromString(1, 10_000_000).default(100_000),
   /**
-   * Blobs are stored in R2 as pieces of this size, each put with a known length; readers of a blob
-   * that is still being fetched stream each piece as soon as it is stored. Smaller pieces mean an
-   * earlier first byte for them (one piece behind the fetch), larger ones fewer R2 operations.
+   * Blobs are stored in R2 as pieces, each put with a known length; readers of a blob that is still
+   * being fetched stream each piece as soon as it is stored. This is the smallest piece: a blob is cut
+   * into about 16 pieces of at least this and at most 64 MiB (smaller pieces mean an earlier first
+   * byte for readers of a filling blob, larger ones faster warm reads).
    */
   BLOB_PIECE_BYTES: intFromString(64 * 1024, 1024 ** 3).default(8 * 1024 * 1024),
   /** Service-records resource the sidecars register in (their --service tag). */

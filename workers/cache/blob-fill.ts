@@ -8,7 +8,7 @@ import { pullScope, type SelectedUpstream } from '../upstream/select.js';
 import { createHasher, type Hasher, lumpReader } from './hashing.js';
 import { blobKey } from './keys.js';
 import { writePieces } from './piece-writer.js';
-import { deletePieces, pieceKey, pieceLength, type PieceLayout, putPieceIndex } from './pieces.js';
+import { deletePieces, pieceBytesFor, pieceKey, pieceLength, type PieceLayout, putPieceIndex } from './pieces.js';
 
 export interface BlobFillOptions {
   bucket: R2Bucket;
@@ -18,6 +18,7 @@ export interface BlobFillOptions {
   leaseId: string;
   /** The fill a previous holder left (a takeover), if any. */
   previous?: FillProgress;
+  /** BLOB_PIECE_BYTES: the smallest piece (see pieceBytesFor). */
   pieceBytes: number;
   waitUntil: (promise: Promise<unknown>) => void;
   /** Names the registry and repository in failures handed to waiters (see LeaseFailure.scope). */
@@ -68,7 +69,7 @@ export async function startBlobFill(options: BlobFillOptions): Promise<FillProgr
       fetched.abort(new Error('unusable answer'));
       throw new OciError('UPSTREAM_FAILED', `upstream ${upstream.registry} sent ${response.body ? 'no usable Content-Length or Content-Range' : 'no body'} for blob ${digest.value}`);
     }
-    const pieceBytes = options.previous?.pieceBytes ?? options.pieceBytes;
+    const pieceBytes = options.previous?.pieceBytes ?? pieceBytesFor(answer.size, options.pieceBytes);
     if (options.previous && options.previous.size !== answer.size) {
       fetched.abort(new Error('size changed'));
       throw new OciError('UPSTREAM_FAILED', `upstream ${upstream.registry} now says blob ${digest.value} has ${answer.size} bytes, not ${options.previous.size}`);

@@ -31,7 +31,8 @@ export function readPieces(options: PieceReadOptions): ReadableStream<Uint8Array
     const start = index * layout.pieceBytes;
     const from = Math.max(offset, start) - start;
     const to = Math.min(end, start + pieceLength(layout, index)) - start;
-    const object = await bucket.get(pieceKey(digest, index), { range: { offset: from, length: to - from } });
+    const whole = from === 0 && to === pieceLength(layout, index);
+    const object = await bucket.get(pieceKey(digest, index), whole ? undefined : { range: { offset: from, length: to - from } });
     if (!object) throw new OciError('BLOB_UNKNOWN', `piece ${index} of blob ${digest.value} is missing`);
     if (object.size !== pieceLength(layout, index)) {
       await object.body.cancel();
