@@ -1,19 +1,11 @@
 // BlobFill over both store implementations (one suite, spegel style): followers read a blob while
 // it is written, the last byte waits for verification, a mismatch errors every reader and stores
 // nothing, and ranges follow too.
-import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
-import { parseDigest } from '../../workers/oci/index.js';
+import { describe, expect, it } from 'vitest';
 import { BlobFill } from '../../sidecar/fill/blob-fill.js';
-import type { BlobStore } from '../../sidecar/store/blob-store.js';
-import { FsBlobStore } from '../../sidecar/store/fs-store.js';
-import { MemoryBlobStore } from '../../sidecar/store/memory-store.js';
-import { makeTempDir, removeDir } from '../helpers/sidecar-cluster.js';
+import { blobFixture, blobStoreImplementations } from '../helpers/blob-stores.js';
 
-function fixture(size: number) {
-  const bytes = randomBytes(size);
-  return { bytes, digest: parseDigest(`sha256:${createHash('sha256').update(bytes).digest('hex')}`) };
-}
+const fixture = blobFixture;
 
 /** Reads a stream in the background, counting bytes as they come; `done` has all of them or the error. */
 function follow(source: AsyncIterable<Uint8Array>) {
@@ -37,22 +29,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
   }
 }
 
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map(removeDir));
-});
-
-const implementations: [string, () => Promise<BlobStore>][] = [
-  ['MemoryBlobStore', async () => new MemoryBlobStore()],
-  [
-    'FsBlobStore',
-    async () => {
-      const dir = await makeTempDir('fill');
-      dirs.push(dir);
-      return FsBlobStore.open({ dir, capacity: 64 * 1024 * 1024 });
-    },
-  ],
-];
+const implementations = blobStoreImplementations('fill');
 
 describe.each(implementations)('BlobFill over %s', (_name, make) => {
   it('followers get bytes while the blob is written, the last byte only after verification', async () => {

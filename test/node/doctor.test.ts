@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEdge } from '../../scripts/edge-launcher.js';
-import { REPO_ROOT, startEdge } from '../../scripts/edge-launcher.js';
+import { startEdge } from '../../scripts/edge-launcher.js';
+import { type CliResult, runFastreg } from '../helpers/cli.js';
 import type { DoctorReport } from '../../sidecar/doctor/run.js';
 import { freePort, makeTempDir, waitUntil } from '../helpers/processes.js';
 import { TEST_TOKEN, startSidecar, type SidecarProcess } from '../helpers/sidecar-cluster.js';
@@ -11,7 +11,6 @@ import { TEST_TOKEN, startSidecar, type SidecarProcess } from '../helpers/sideca
 // `fastreg doctor` against good and broken config trees in temp folders, a real edge and a real
 // sidecar registered with it.
 
-const BIN = path.join(REPO_ROOT, 'bin', 'fastreg.js');
 let work: { dir: string; remove(): void };
 let edge: RunningEdge;
 let lonelyEdge: RunningEdge;
@@ -31,24 +30,8 @@ function tree(name: string, files: Record<string, string>): { docker: string; co
 const hostsToml = (registry: string, host: string, capabilities = '["pull", "resolve"]') =>
   `server = "https://${registry}"\n\n[host."${host}"]\n  capabilities = ${capabilities}\n`;
 
-function doctor(args: string[], target: RunningEdge = edge): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FASTREG_EDGE: target.url };
-    delete env.FASTREG_TOKEN;
-    const child = spawn(process.execPath, [BIN, 'doctor', '--timeout', '2000', ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`fastreg doctor did not exit in 30 s\n${stderr}`));
-    }, 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function doctor(args: string[], target: RunningEdge = edge): Promise<CliResult> {
+  return runFastreg(['doctor', '--timeout', '2000', ...args], { edge: target.url, token: null });
 }
 
 async function report(args: string[], target?: RunningEdge): Promise<{ code: number | null; report: DoctorReport; byId: Map<string, DoctorReport['findings'][number]> }> {

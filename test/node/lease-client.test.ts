@@ -1,17 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEdge } from '../../scripts/edge-launcher.js';
-import { REPO_ROOT, startEdge } from '../../scripts/edge-launcher.js';
+import { startEdge } from '../../scripts/edge-launcher.js';
+import { type CliResult, runFastreg } from '../helpers/cli.js';
 import { LeaseClient, LeaseError, LeaseTimeoutError, LeaseVersionError } from '../../sidecar/lease/index.js';
 
 // The typed /leases client (package export fastreg/lease-client) and `fastreg lease` against a locally
 // started edge.
 
-const BIN = path.join(REPO_ROOT, 'bin', 'fastreg.js');
 let edge: RunningEdge;
 let stateDir: string;
 const unique = (label: string) => `${label}-${crypto.randomUUID()}`;
@@ -131,25 +130,8 @@ describe('LeaseClient', () => {
 });
 
 /** `null` runs the CLI with no token at all. */
-function cli(args: string[], token: string | null = edge.token): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, FASTREG_EDGE: edge.url, NO_COLOR: '1' };
-    if (token === null) delete env.FASTREG_TOKEN;
-    else env.FASTREG_TOKEN = token;
-    const child = spawn(process.execPath, [BIN, 'lease', ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`fastreg lease ${args.join(' ')} did not exit in 30 s`));
-    }, 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function cli(args: string[], token: string | null = edge.token): Promise<CliResult> {
+  return runFastreg(['lease', ...args], { edge: edge.url, token });
 }
 
 describe('fastreg lease (CLI)', () => {

@@ -6,13 +6,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEdge } from '../../scripts/edge-launcher.js';
 import { REPO_ROOT, startEdge } from '../../scripts/edge-launcher.js';
+import { type CliResult, cliEnv, FASTREG_BIN, runFastreg } from '../helpers/cli.js';
 import type { ServiceEvent, ServiceRecord } from '../../sidecar/services-client.js';
 
 // `fastreg services …` as a real subprocess against a locally started edge (Miniflare).
 
 const ALICE = 'alice-cli-token-0123456789';
 const BOB = 'bob-cli-token-0123456789ab';
-const BIN = path.join(REPO_ROOT, 'bin', 'fastreg.js');
 
 let edge: RunningEdge;
 let stateDir: string;
@@ -27,37 +27,8 @@ afterAll(async () => {
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 });
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `null` runs the CLI with no token at all. */
-function cliEnv(token: string | null): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, FASTREG_EDGE: edge.url, NO_COLOR: '1' };
-  if (token === null) delete env.FASTREG_TOKEN;
-  else env.FASTREG_TOKEN = token;
-  return env;
-}
-
 function cli(args: string[], token: string | null = edge.token, timeoutMs = 30_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'services', ...args], { cwd: REPO_ROOT, env: cliEnv(token), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`fastreg services ${args.join(' ')} did not exit within ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runFastreg(['services', ...args], { edge: edge.url, token, timeoutMs });
 }
 
 /** A loopback port that nothing listens on (fetch refuses well-known ports like 1 outright). */
@@ -166,9 +137,9 @@ describe('fastreg services (CLI against a local edge)', () => {
   });
 
   it('watch sees an add, a delete and an expiry, in order', async () => {
-    const child = spawn(process.execPath, [BIN, 'services', 'watch', 'watched', '--json', '--count', '4', '--timeout', '60'], {
+    const child = spawn(process.execPath, [FASTREG_BIN, 'services', 'watch', 'watched', '--json', '--count', '4', '--timeout', '60'], {
       cwd: REPO_ROOT,
-      env: cliEnv(null),
+      env: cliEnv({ edge: edge.url, token: null }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

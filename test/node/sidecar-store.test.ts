@@ -1,22 +1,18 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readdir, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OciError, parseDigest } from '../../workers/oci/index.js';
-import type { BlobStore } from '../../sidecar/store/blob-store.js';
 import { FsBlobStore } from '../../sidecar/store/fs-store.js';
-import { MemoryBlobStore } from '../../sidecar/store/memory-store.js';
 import { parseSize } from '../../sidecar/sizes.js';
 import { loadSidecarConfig } from '../../sidecar/config.js';
 import { decodeEnvelope, encodeEnvelope, selectKvRecord, validateKvRecord } from '../../sidecar/node/kv-record.js';
 import { PenaltyBox } from '../../sidecar/p2p/penalty-box.js';
+import { blobFixture, blobStoreImplementations } from '../helpers/blob-stores.js';
 import { makeTempDir, removeDir } from '../helpers/sidecar-cluster.js';
 
 // Fixtures are named by their hash.
-function fixture(size: number) {
-  const bytes = randomBytes(size);
-  return { bytes, digest: parseDigest(`sha256:${createHash('sha256').update(bytes).digest('hex')}`) };
-}
+const fixture = blobFixture;
 
 async function* chunks(bytes: Uint8Array, size = 7_777): AsyncGenerator<Uint8Array> {
   for (let at = 0; at < bytes.byteLength; at += size) yield bytes.subarray(at, at + size);
@@ -28,22 +24,12 @@ async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+const implementations = blobStoreImplementations('store');
+
 const dirs: string[] = [];
 afterAll(async () => {
   await Promise.all(dirs.map(removeDir));
 });
-
-const implementations: [string, () => Promise<BlobStore>][] = [
-  ['MemoryBlobStore', async () => new MemoryBlobStore()],
-  [
-    'FsBlobStore',
-    async () => {
-      const dir = await makeTempDir('store');
-      dirs.push(dir);
-      return FsBlobStore.open({ dir, capacity: 64 * 1024 * 1024 });
-    },
-  ],
-];
 
 describe.each(implementations)('BlobStore conformance: %s', (_name, make) => {
   it('stores a blob and serves bytes that hash to its digest', async () => {

@@ -64,6 +64,17 @@ async function fullBytes(digest: string): Promise<Uint8Array> {
   return new Uint8Array(await (await fetch(`${fakeUrl}/v2/direct/blobs/${digest}`)).arrayBuffer());
 }
 
+/** A holder that stored `pieces` (1 MiB each), announced them, then vanished without releasing its lease. */
+async function deadHolder(digest: string, size: number, pieces: Uint8Array[]) {
+  const lease = env.BLOB_LEASE.getByName(digest);
+  const granted = await lease.acquire('dead-holder');
+  if (granted.kind !== 'Granted') throw new Error(`expected a grant, got ${granted.kind}`);
+  await lease.begin(granted.leaseId, size, MiB);
+  for (const [index, piece] of pieces.entries()) await env.BLOBS.put(pieceKeyOf(digest, index), piece);
+  await lease.announce(granted.leaseId, pieces.length);
+  return lease;
+}
+
 describe('cut-through edge', () => {
   it('readers get the first pieces while the upstream is stalled mid-blob; the takeover continues with a Range and everyone gets the blob', async () => {
     const name = uniqueName('stalled');
@@ -95,14 +106,7 @@ describe('cut-through edge', () => {
     const size = 3 * MiB + 1000;
     const { digest } = await addBlob({ size });
     const bytes = await fullBytes(digest);
-    const lease = env.BLOB_LEASE.getByName(digest);
-    // A holder that stored two pieces, announced them, then vanished without releasing its lease.
-    const granted = await lease.acquire('dead-holder');
-    if (granted.kind !== 'Granted') throw new Error(`expected a grant, got ${granted.kind}`);
-    await lease.begin(granted.leaseId, size, MiB);
-    await env.BLOBS.put(pieceKeyOf(digest, 0), bytes.slice(0, MiB));
-    await env.BLOBS.put(pieceKeyOf(digest, 1), bytes.slice(MiB, 2 * MiB));
-    await lease.announce(granted.leaseId, 2);
+    const lease = await deadHolder(digest, size, [bytes.slice(0, MiB), bytes.slice(MiB, 2 * MiB)]);
 
     const url = `http://mirror/v2/library/${name}/blobs/${digest}`;
     const readers = await Promise.all(Array.from({ length: 3 }, () => startReading(url)));
@@ -122,13 +126,7 @@ describe('cut-through edge', () => {
     const name = uniqueName('no-range');
     const size = 2 * MiB + 77;
     const { digest } = await addBlob({ size });
-    const bytes = await fullBytes(digest);
-    const lease = env.BLOB_LEASE.getByName(digest);
-    const granted = await lease.acquire('dead-holder');
-    if (granted.kind !== 'Granted') throw new Error(`expected a grant, got ${granted.kind}`);
-    await lease.begin(granted.leaseId, size, MiB);
-    await env.BLOBS.put(pieceKeyOf(digest, 0), bytes.slice(0, MiB));
-    await lease.announce(granted.leaseId, 1);
+    const lease = await deadHolder(digest, size, [(await fullBytes(digest)).slice(0, MiB)]);
     await addFault(`GET /v2/library/${name}/blobs/`, { kind: 'ignore-range' }, 1);
 
     const readers = await Promise.all(Array.from({ length: 2 }, () => startReading(`http://mirror/v2/library/${name}/blobs/${digest}`)));
@@ -141,15 +139,9 @@ describe('cut-through edge', () => {
     const name = uniqueName('corrupt-piece');
     const size = 2 * MiB + 500;
     const { digest } = await addBlob({ size });
-    const bytes = await fullBytes(digest);
-    const lease = env.BLOB_LEASE.getByName(digest);
-    const granted = await lease.acquire('dead-holder');
-    if (granted.kind !== 'Granted') throw new Error(`expected a grant, got ${granted.kind}`);
-    await lease.begin(granted.leaseId, size, MiB);
-    const corrupt = bytes.slice(0, MiB);
+    const corrupt = (await fullBytes(digest)).slice(0, MiB);
     corrupt[7] = (corrupt[7] ?? 0) ^ 0xff;
-    await env.BLOBS.put(pieceKeyOf(digest, 0), corrupt);
-    await lease.announce(granted.leaseId, 1);
+    await deadHolder(digest, size, [corrupt]);
 
     const url = `http://mirror/v2/library/${name}/blobs/${digest}`;
     const readers = await Promise.all(Array.from({ length: 3 }, () => startReading(url)));
