@@ -65,14 +65,14 @@ export type WaitResult =
    * what the last holder reported when it gave up, so waiters can tell a definitive answer (e.g. the
    * upstream does not have the blob) from a transient one worth taking over.
    */
-  | { kind: 'Free'; reason: 'released' | 'expired' | 'absent'; failure?: LeaseFailure; discarded?: boolean }
+  | { kind: 'Free'; reason: 'released' | 'expired' | 'absent'; failure?: LeaseFailure }
   /** The waiter's own deadline passed while the lease was still held. */
   | { kind: 'Timeout'; expiresAt: number };
 
 /**
  * Answers of `waitFill`: `Progress` once more pieces than the caller has seen are stored (or the fill
- * began). `Free` with `discarded` means the pieces were wrong and are gone: a reader that already
- * passed bytes on must fail its stream.
+ * began). Every answer carries the blob's fill generation: a reader that sees it move on knows the
+ * fill it passed bytes from was discarded (wrong bytes, pieces deleted) and must fail its stream.
  */
 export type WaitFillResult = ({ kind: 'Progress'; fill: FillProgress } | WaitResult) & { generation: number };
 

@@ -154,7 +154,7 @@ export class BlobLease extends DurableObject<Env> {
     }
     if (discard) this.saveFill(undefined);
     if (this.holders.size > 0 && !discarded) return { kind: 'Released', remainingHolders: this.holders.size };
-    const free: WaitResult = { kind: 'Free', reason: 'released', ...(discarded ? { discarded } : {}) };
+    const free: WaitResult = { kind: 'Free', reason: 'released' };
     if (failure) {
       free.failure = { code: String(failure.code).slice(0, 40), message: String(failure.message).slice(0, 500) };
       if (failure.scope !== undefined) free.failure.scope = String(failure.scope).slice(0, 300);
@@ -177,13 +177,7 @@ export class BlobLease extends DurableObject<Env> {
    * (pass -1 to learn of the fill's start). A reader of a filling blob streams piece by piece on it.
    */
   waitFill(afterPieces: number, timeoutMs: number): WaitFillResult | Promise<WaitFillResult> {
-    const generation = this.generation;
-    if (this.stored) return { kind: 'Stored', ...this.stored, generation };
-    const after = Number(afterPieces);
-    this.expireDue(Date.now());
-    const fill = this.fillView();
-    if (fill && fill.pieces > after) return { kind: 'Progress', fill, generation };
-    return this.park(timeoutMs, after);
+    return this.park(timeoutMs, Number(afterPieces));
   }
 
   /** Waits for stored, free, the deadline, or (with `afterPieces`) more pieces. Without `afterPieces` it never answers Progress. */
@@ -192,6 +186,8 @@ export class BlobLease extends DurableObject<Env> {
     if (this.stored) return { kind: 'Stored', ...this.stored, generation };
     const now = Date.now();
     const expired = this.expireDue(now);
+    const fill = afterPieces === undefined ? undefined : this.fillView();
+    if (fill && fill.pieces > afterPieces!) return { kind: 'Progress', fill, generation };
     if (this.holders.size === 0) return { kind: 'Free', reason: expired > 0 ? 'expired' : 'absent', generation };
     const deadline = clamp(Number(timeoutMs) || 0, 0, MAX_WAIT_MS);
     return new Promise<WaitFillResult>((resolve) => {

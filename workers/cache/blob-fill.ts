@@ -47,12 +47,8 @@ export async function startBlobFill(options: BlobFillOptions): Promise<FillProgr
     watchdog?.stop();
     options.onSettled?.();
   };
-  let fill: FillProgress;
-  let body: ReadableStream<Uint8Array>;
-  let hasher: Hasher;
-  let skipBytes: number;
   try {
-    hasher = createHasher(digest);
+    const hasher = createHasher(digest);
     const resumeFrom = options.previous ? await rehashPieces(bucket, digest, options.previous, hasher) : 0;
     const offset = resumeFrom * (options.previous?.pieceBytes ?? 0);
     const fetched = await upstream.client.request({
@@ -74,14 +70,11 @@ export async function startBlobFill(options: BlobFillOptions): Promise<FillProgr
       fetched.abort(new Error('size changed'));
       throw new OciError('UPSTREAM_FAILED', `upstream ${upstream.registry} now says blob ${digest.value} has ${answer.size} bytes, not ${options.previous.size}`);
     }
-    const begun = await leases.begin(key, leaseId, answer.size, pieceBytes);
-    if ('kind' in begun) {
+    const fill = await leases.begin(key, leaseId, answer.size, pieceBytes);
+    if ('kind' in fill) {
       fetched.abort(new Error('lease lost'));
       throw new OciError('UNAVAILABLE', `lost the lease of blob ${digest.value} before its fill began`);
     }
-    fill = begun;
-    body = response.body;
-    skipBytes = answer.skip;
     const registryCounters = upstreamStats(upstream.registry);
     watchdog = new IdleWatchdog(upstream.client.timeoutMs, () => fetched.abort(upstreamTimeout(upstream.registry, 'body')));
     stats.blobs.misses += 1;
@@ -92,7 +85,7 @@ export async function startBlobFill(options: BlobFillOptions): Promise<FillProgr
         digest,
         layout,
         startPiece: resumeFrom,
-        skipBytes,
+        skipBytes: answer.skip,
         hasher,
         onChunk: (bytes) => {
           watchdog?.touch();
@@ -105,7 +98,7 @@ export async function startBlobFill(options: BlobFillOptions): Promise<FillProgr
           if (renewed.kind === 'Lost') fetched.abort(new OciError('UNAVAILABLE', `lost the lease of blob ${digest.value} mid-fill`));
         },
       },
-      body,
+      response.body,
     );
     options.waitUntil(finishFill(options, layout, stored).finally(settle));
     return fill;

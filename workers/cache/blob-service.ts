@@ -124,10 +124,8 @@ export class BlobService {
           else idle++;
           known = Math.max(known, woke.fill.pieces);
         } else if (woke.kind === 'Free') {
-          if (woke.discarded || isDefinitiveFor(woke.failure, scopeOf(request))) {
-            const code = (woke.failure?.code ?? 'DIGEST_INVALID') as OciErrorCode;
-            throw new OciError(code, woke.failure?.message ?? `the fetch of blob ${key} was discarded`);
-          }
+          // (A discarded fill moved the generation on: caught above.)
+          if (isDefinitiveFor(woke.failure, scopeOf(request))) throw new OciError(woke.failure.code as OciErrorCode, woke.failure.message);
           idle++;
           await this.takeOver(request);
         } else idle++;
