@@ -81,6 +81,27 @@ export function getFrom(localAddress: string, url: string, options: HostGetOptio
   });
 }
 
+/** A small JSON document GET from a client bound to `localAddress`. */
+export function getJsonFrom<T>(localAddress: string, url: string, timeoutMs = 5_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { localAddress, timeout: timeoutMs }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        if (response.statusCode !== 200) return reject(new Error(`GET ${url}: HTTP ${response.statusCode}`));
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T);
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`GET ${url} timed out`)));
+    request.on('error', reject);
+  });
+}
+
 export interface HostPull {
   /** The 307 Location, when the edge redirected. */
   redirect?: string;

@@ -3,10 +3,11 @@ import { createReadStream, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheus, sumSamples } from '../../workers/metrics/parse.js';
+import type { ClientInfo } from '../../workers/oci/client-info.js';
 import { startDocker, type RunningDocker } from '../helpers/docker.js';
 import { startTestEdge, type TestEdge } from '../helpers/edge.js';
 import { OciLayout, pushImage, registryDigests, type LayerFile } from '../helpers/images.js';
-import { getFrom, hostForwarder, loopbackHosts, pullBlobFrom, type HostForwarder, type HostResponse } from '../helpers/lan-hosts.js';
+import { getFrom, getJsonFrom, hostForwarder, loopbackHosts, pullBlobFrom, type HostForwarder, type HostResponse } from '../helpers/lan-hosts.js';
 import { commandExists, makeTempDir, sleep } from '../helpers/processes.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { putBlobFile, startSidecar, stopAll, waitFor, type SidecarProcess, type SidecarStartOptions } from '../helpers/sidecar-cluster.js';
@@ -249,6 +250,13 @@ describe.skipIf(missing.length > 0)('a LAN fleet of five sidecars behind the edg
     const victimSite = HOSTS.length - 1;
     const victim = sidecars[victimSite]!;
     const clients = HOSTS.flatMap((host, site) => Array.from({ length: CLIENTS_PER_HOST }, () => ({ host, site })));
+    // The edge caches its site table per isolate: start once it counts the victim for its host, or the
+    // victim's clients are (rightly) served by the edge and there is nobody to cut (seen once in CI).
+    await waitFor(async () => (await getJsonFrom<ClientInfo>(HOSTS[victimSite]!, `${edge.url}/client-info`)).reachableSidecars > 0, {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+      what: "the edge to count the victim's host as having a live sidecar",
+    });
     // What each client is downloading from right now ('edge' or the Location it followed), and how far it got.
     const source = clients.map(() => '');
     const received = clients.map(() => 0);
