@@ -102,9 +102,10 @@ export class ServiceRegistry extends DurableObject<Env> {
 
   /**
    * Unexpired records that have an endpoint and an observed address, reduced to what the edge's
-   * site redirect needs (it caches this per isolate), soonest-expiring last. Only records written with
-   * the admin token (FASTREG_TOKEN, which sidecars use) count: an owner token must not be able to steer
-   * its site's pulls to an endpoint of its choosing.
+   * site redirect needs (it caches this per isolate), soonest-expiring last. Only records of the
+   * sidecar role count (a sidecar writes only the record named by its own peer ID, owner
+   * `sidecar:<id>`) and records the admin wrote by hand: an owner token must not be able to steer its
+   * site's pulls to an endpoint of its choosing.
    */
   liveSidecars(limit: number): { id: string; endpoint: string; observedIp: string; expiresAt: number; multiaddrs: string[] }[] {
     return this.sql
@@ -112,7 +113,7 @@ export class ServiceRegistry extends DurableObject<Env> {
         `SELECT id, json_extract(body, '$.endpoint') AS endpoint, json_extract(body, '$.observedIp') AS observed_ip, expires_at,
            json_extract(body, '$.multiaddrs') AS multiaddrs
          FROM records WHERE expires_at > ? AND endpoint IS NOT NULL AND observed_ip IS NOT NULL
-           AND owner = 'admin' ORDER BY expires_at DESC LIMIT ?`,
+           AND (owner = 'admin' OR owner = 'sidecar:' || id) ORDER BY expires_at DESC LIMIT ?`,
         Date.now(),
         Math.max(0, Math.min(limit, 10_000)),
       )

@@ -12,6 +12,7 @@ import { requestMetrics } from './metrics/middleware.js';
 import { leaseRoutes } from './routes/leases.js';
 import { serviceRoutes } from './routes/services.js';
 import { clientInfoRoutes } from './routes/client-info.js';
+import { sidecarRoutes } from './routes/sidecars.js';
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -27,6 +28,7 @@ export function createApp(): Hono<AppEnv> {
   app.route('/services', serviceRoutes());
   app.route('/leases', leaseRoutes());
   app.route('/client-info', clientInfoRoutes());
+  app.route('/sidecars', sidecarRoutes());
 
   app.notFound((c) => ociErrorResponse(new OciError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path.slice(0, 120)}`), c.req.method));
   app.onError((err, c) => {

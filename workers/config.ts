@@ -74,6 +74,12 @@ const configSchema = z.object({
   /** How long an isolate reuses its site -> live sidecars table before asking the ServiceRegistry again. */
   SIDECAR_TABLE_TTL_MS: intFromString(0, 60_000).default(5_000),
   FASTREG_TOKEN: z.string().min(16, 'FASTREG_TOKEN must be at least 16 characters').optional(),
+  /** Shared by the sidecar fleet: exchanged at POST /sidecars/enroll for a per-sidecar credential. */
+  SIDECAR_ENROLL_TOKEN: z.string().min(16, 'SIDECAR_ENROLL_TOKEN must be at least 16 characters').optional(),
+  /** Edge-only secret the sidecar credentials, redirect signatures and the swarm key derive from. */
+  SIDECAR_KEY: z.string().min(32, 'SIDECAR_KEY must be at least 32 characters').optional(),
+  /** How long a sidecar credential lives; sidecars renew it at half-life. */
+  SIDECAR_CREDENTIAL_TTL_SECONDS: intFromString(60, 7 * 86_400).default(3_600),
   UPSTREAM_CREDENTIALS: jsonString(credentialsSchema, 'UPSTREAM_CREDENTIALS').optional(),
   /** Owner tokens for service records: {owner: token}. The owner of a record is the token that created it. */
   OWNER_TOKENS: jsonString(ownerTokensSchema, 'OWNER_TOKENS').optional(),
@@ -102,6 +108,9 @@ export function parseConfig(env: Record<string, unknown>): EdgeConfig {
     throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
   }
   const config = result.data;
+  if (config.SIDECAR_ENROLL_TOKEN !== undefined && config.SIDECAR_KEY === undefined) {
+    throw new ConfigError(['SIDECAR_KEY: required with SIDECAR_ENROLL_TOKEN (sidecar credentials are signed with it)']);
+  }
   if (!(config.DEFAULT_REGISTRY in config.UPSTREAMS)) {
     throw new ConfigError([`DEFAULT_REGISTRY: "${config.DEFAULT_REGISTRY}" is not a key of UPSTREAMS`]);
   }

@@ -20,7 +20,7 @@ type RegistryContext = Context<AppEnv>;
 export function registryRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
-  routes.use('*', requireToken({ skip: (config) => config.PULL_ACCESS === 'public' }));
+  routes.use('*', requireToken({ skip: (config) => config.PULL_ACCESS === 'public', sidecar: (c) => isBlobOrBase(c.req.path) }));
   routes.all('*', async (c) => {
     const path = parseRegistryPath(c.req.path);
     const method = c.req.method;
@@ -44,6 +44,16 @@ export function registryRoutes(): Hono<AppEnv> {
   });
 
   return routes;
+}
+
+/** A sidecar fetches blobs as a peer (and probes /v2/); manifests and tag lists are not its business. */
+function isBlobOrBase(path: string): boolean {
+  try {
+    const kind = parseRegistryPath(path).kind;
+    return kind === 'blob' || kind === 'base';
+  } catch {
+    return false;
+  }
 }
 
 async function manifestResponse(c: RegistryContext, upstream: SelectedUpstream, reference: Reference): Promise<Response> {

@@ -130,14 +130,23 @@ function index(c: Ctx) {
 
 function writeAccess(): MiddlewareHandler<ServicesEnv> {
   return async (c, next) => {
-    c.set('actor', identifyBearer(c.get('config'), c.req.header('Authorization'), REALM));
+    const actor = await identifyBearer(c.get('config'), c.req.header('Authorization'), REALM);
+    // A sidecar may write one record only: its own (id = its peer ID) in SIDECAR_RESOURCE.
+    if (actor.role === 'sidecar' && (c.req.param('resource') !== c.get('config').SIDECAR_RESOURCE || c.req.param('id') !== actor.peerId)) {
+      throw new OciError('DENIED', `a sidecar credential may write only /services/${c.get('config').SIDECAR_RESOURCE}/records/${actor.peerId}`);
+    }
+    c.set('actor', actor);
     await next();
   };
 }
 
 function readAccess(): MiddlewareHandler<ServicesEnv> {
   return async (c, next) => {
-    if (c.get('config').SERVICES_READ_ACCESS === 'token') c.set('actor', identifyBearer(c.get('config'), c.req.header('Authorization'), REALM));
+    if (c.get('config').SERVICES_READ_ACCESS === 'token') {
+      const actor = await identifyBearer(c.get('config'), c.req.header('Authorization'), REALM);
+      if (actor.role === 'sidecar') throw new OciError('DENIED', 'a sidecar credential may not read service records');
+      c.set('actor', actor);
+    }
     await next();
   };
 }

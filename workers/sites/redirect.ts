@@ -4,6 +4,9 @@ import { SOURCE_HEADER } from '../metrics/middleware.js';
 import { isLoopback, parseAddress } from './addresses.js';
 import { sidecarsForClient } from './live-sidecars.js';
 import { rendezvous, spread } from './policy.js';
+import type { EdgeConfig } from '../config.js';
+import { signedPullQuery } from '../oci/sidecar-auth.js';
+import { sidecarKeys } from '../sidecars/keys.js';
 
 /** Sidecars fetch from the edge with this header; such a request is never redirected (loop guard). */
 export const PEER_HEADER = 'X-FastReg-Peer';
@@ -12,7 +15,9 @@ export const PEER_HEADER = 'X-FastReg-Peer';
  * A `307` to a sidecar of the client's site for a blob GET, or undefined when the edge should serve
  * it: HEAD (cheap at the edge), requests from sidecars, clients of sites without live sidecars, and
  * REDIRECT_POLICY "off". `?ns=` goes along: the sidecar passes it on to the edge when it fills the
- * blob. The client's address is CF-Connecting-IP.
+ * blob. With PULL_ACCESS=token the redirect carries a short-lived signature of (digest, ns,
+ * repository, expiry) that the sidecar checks: the client follows it without credentials. The
+ * client's address is CF-Connecting-IP.
  */
 export async function sidecarRedirect(c: Context<AppEnv>, name: string, digest: string): Promise<Response | undefined> {
   const config = c.get('config');
@@ -32,9 +37,18 @@ export async function sidecarRedirect(c: Context<AppEnv>, name: string, digest: 
   if (!base) return undefined;
 
   const ns = c.req.query('ns');
-  const location = `${base}/v2/${name}/blobs/${digest}${ns ? `?ns=${encodeURIComponent(ns)}` : ''}`;
+  const query = await redirectQuery(config, { digest, name, ...(ns && { ns }) });
+  if (!query) return undefined;
+  const location = `${base}/v2/${name}/blobs/${digest}${query.size > 0 ? `?${query.toString()}` : ''}`;
   return new Response(null, {
     status: 307,
     headers: { Location: location, 'Cache-Control': 'no-store', [SOURCE_HEADER]: 'peer', 'Docker-Distribution-API-Version': 'registry/2.0' },
   });
+}
+
+/** The redirect's query; undefined when pulls need a token but there is no key to sign with (the edge serves). */
+async function redirectQuery(config: EdgeConfig, claims: { digest: string; name: string; ns?: string }): Promise<URLSearchParams | undefined> {
+  if (config.PULL_ACCESS === 'public') return new URLSearchParams(claims.ns ? { ns: claims.ns } : {});
+  const keys = sidecarKeys(config);
+  return keys ? signedPullQuery((await keys).redirect, claims) : undefined;
 }

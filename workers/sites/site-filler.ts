@@ -10,7 +10,7 @@ import { PEER_HEADER } from './redirect.js';
 
 /**
  * One filler per site (issue 11): a blob GET from a live sidecar of site S (X-FastReg-Peer plus the
- * sidecar token) claims "S's filler of this digest" in the digest's SiteFill actor. The first asker
+ * sidecar's credential) claims "S's filler of this digest" in the digest's SiteFill actor. The first asker
  * gets undefined (the edge serves it); the others get a `307` to the filler's bridge with
  * X-FastReg-Filler (its peer ID) and its multiaddrs, and stream the blob from it over P2P while it
  * fills. A sidecar that could not stream from the filler says so with X-FastReg-Filler-Failed and
@@ -21,7 +21,7 @@ export async function siteFillerRedirect(c: Context<AppEnv>, name: string, diges
   const peer = c.req.header(PEER_HEADER);
   if (c.req.method !== 'GET' || peer === undefined) return undefined;
   const config = c.get('config');
-  if (!isSidecarToken(c)) return undefined;
+  if (!(await isClaimingSidecar(c, peer))) return undefined;
   const client = parseAddress(c.req.header('CF-Connecting-IP'));
   if (!client) return undefined;
   const sidecars = await sidecarsForClient(config, c.env.SERVICE_REGISTRY, client);
@@ -53,12 +53,11 @@ export async function siteFillerRedirect(c: Context<AppEnv>, name: string, diges
   return new Response(null, { status: 307, headers });
 }
 
-/** Only the sidecar role (today the admin token, which `fastreg sidecar` registers with) may claim. */
-function isSidecarToken(c: Context<AppEnv>): boolean {
-  const config = c.get('config');
-  if (config.FASTREG_TOKEN === undefined) return false;
+/** Only the sidecar named by X-FastReg-Peer (its own credential), or the admin, may claim. */
+async function isClaimingSidecar(c: Context<AppEnv>, peer: string): Promise<boolean> {
   try {
-    return identifyBearer(config, c.req.header('Authorization')).admin;
+    const actor = await identifyBearer(c.get('config'), c.req.header('Authorization'));
+    return actor.admin || (actor.role === 'sidecar' && actor.peerId === peer);
   } catch {
     return false;
   }
