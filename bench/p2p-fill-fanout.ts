@@ -59,7 +59,7 @@ export async function fillFanOut(options: { sizeBytes: number; edgeMBps: number;
     await new Promise<void>((resolve) => edge!.listen(0, '127.0.0.1', resolve));
     const edgeUrl = `http://127.0.0.1:${(edge.address() as AddressInfo).port}`;
     const entry = options.bundle as `${string}.mjs`;
-    const root = await startSidecar({ name: 'fanout-root', entry, args: ['--edge', edgeUrl, '--max-peer-streams', String(peers), '--capacity', '100GiB'] });
+    const root = await startSidecar({ name: 'fanout-root', entry, args: ['--edge', edgeUrl, '--max-peer-streams', String(peers), '--capacity', '100GiB'], env: { FASTREG_ENROLL_TOKEN: '' } });
     nodes.push(root);
     nodes.push(...(await Promise.all(Array.from({ length: peers }, (_, i) => startSidecar({ name: `fanout-peer${i}`, entry, bootstrap: [root.addr], args: ['--capacity', '100GiB'] })))));
     await waitFor(async () => ((await (await fetch(`${root.url}/healthz`)).json()) as { peers: number }).peers >= peers, { timeoutMs: 30_000, what: 'peers connected to the root' });

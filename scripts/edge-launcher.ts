@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -24,6 +24,12 @@ export interface StartEdgeOptions {
   upstream?: string;
   /** FASTREG_TOKEN; a random one is generated when absent. */
   token?: string;
+  /**
+   * SIDECAR_ENROLL_TOKEN (what local sidecars enroll with); a random one is generated when absent.
+   * SIDECAR_KEY, when not given, is kept in `${stateDir}/sidecar.key`, so credentials and the swarm
+   * key survive a restart.
+   */
+  enrollToken?: string;
   /** Extra or overriding [vars]/secrets. */
   vars?: Record<string, string>;
   /** Forward the Worker's console output to this process's stdout/stderr (default true). */
@@ -69,6 +75,7 @@ export interface WorkerFetcher {
 export interface RunningEdge {
   url: string;
   token: string;
+  enrollToken: string;
   /** The vars the Worker was started with (after overrides). */
   vars: Record<string, string>;
   /** var name -> the local file (e.g. `.dev.vars`) that set it, for vars the Worker got from one. */
@@ -111,6 +118,9 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   }
   const token = options.token ?? vars.FASTREG_TOKEN ?? randomBytes(24).toString('base64url');
   vars.FASTREG_TOKEN = token;
+  const enrollToken = options.enrollToken ?? vars.SIDECAR_ENROLL_TOKEN ?? randomBytes(24).toString('base64url');
+  vars.SIDECAR_ENROLL_TOKEN = enrollToken;
+  vars.SIDECAR_KEY ??= keptSecret(path.join(stateDir, 'sidecar.key'));
   try {
     parseConfig(vars);
   } catch (err) {
@@ -165,12 +175,21 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   return {
     url,
     token,
+    enrollToken,
     vars,
     varSources,
     workerdPids: () => pids.filter(isAlive),
     getWorker: async (name) => (await mf.getWorker(name)) as unknown as WorkerFetcher,
     stop: () => (stopped ??= (guard?.close() ?? Promise.resolve()).then(() => mf.dispose())),
   };
+}
+
+/** A random secret kept in a file (mode 0600) and reused by later starts. */
+function keptSecret(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
 }
 
 /** Bundles the Worker entry for workerd. Returns the path of the ES module written. */

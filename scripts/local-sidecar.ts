@@ -3,18 +3,19 @@ import path from 'node:path';
 import { REPO_ROOT } from './edge-launcher.js';
 
 // The sidecar `npm start` runs beside the local edge: the real `fastreg sidecar` command as a child
-// process, registered with the edge, state under the edge's state dir, libp2p on loopback.
+// process, enrolled and registered with the edge, state under the edge's state dir, libp2p on loopback.
 
 export interface LocalSidecar {
   child: ChildProcess;
   stop(): Promise<void>;
 }
 
-export function startLocalSidecar(options: { edgeUrl: string; token: string; stateDir: string }): LocalSidecar {
+export function startLocalSidecar(options: { edgeUrl: string; enrollToken: string; stateDir: string }): LocalSidecar {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     FASTREG_EDGE: options.edgeUrl,
-    FASTREG_TOKEN: options.token,
+    // The sidecar enrolls for its own credential and the swarm key; the admin token stays with the edge.
+    FASTREG_ENROLL_TOKEN: options.enrollToken,
     FASTREG_STORAGE_DIR: process.env.FASTREG_STORAGE_DIR ?? path.join(options.stateDir, 'sidecar'),
     // Local defaults: a free libp2p port on loopback; set FASTREG_LISTEN to join a real LAN.
     FASTREG_LISTEN: process.env.FASTREG_LISTEN ?? '/ip4/127.0.0.1/tcp/0',

@@ -45,7 +45,7 @@ containerd: /etc/containerd/certs.d/docker.io/hosts.toml  (config_path = "/etc/c
 Ctrl-C stops.`);
 
   const sidecar: LocalSidecar | undefined =
-    process.env.FASTREG_START_SIDECAR === '0' ? undefined : startLocalSidecar({ edgeUrl: mirror, token: edge.token, stateDir });
+    process.env.FASTREG_START_SIDECAR === '0' ? undefined : startLocalSidecar({ edgeUrl: mirror, enrollToken: edge.enrollToken, stateDir });
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -59,13 +59,30 @@ export const SidecarConfigSchema = z
     mdns: z.boolean().default(false),
     capacity: size.prefault(DEFAULTS.capacity),
     token: z.string().min(16, 'FASTREG_TOKEN must be at least 16 characters').optional(),
+    enrollToken: z.string().min(16, 'FASTREG_ENROLL_TOKEN must be at least 16 characters').optional(),
+    openSwarm: z.boolean().default(false),
     discoveryInterval: intervalMs.default(DEFAULTS.discoveryIntervalMs),
     reprovideInterval: intervalMs.default(DEFAULTS.reprovideIntervalMs),
     heartbeatInterval: intervalMs.default(DEFAULTS.heartbeatIntervalMs),
     peerIdleTimeout: intervalMs.default(DEFAULTS.peerIdleTimeoutMs),
     maxPeerStreams: z.coerce.number().int().min(1).max(256).default(DEFAULTS.maxPeerStreams),
   })
-  .transform((config) => ({ ...config, keyFile: config.keyFile ?? join(config.storageDir, 'identity.key') }));
+  .superRefine((config, ctx) => {
+    if (config.openSwarm && config.pskFile) ctx.addIssue({ code: 'custom', path: ['openSwarm'], message: 'contradicts --psk-file: give one or the other' });
+    else if (!config.openSwarm && !config.pskFile && !(config.edge && config.enrollToken)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['openSwarm'],
+        message: 'the swarm is private by default: give --edge with FASTREG_ENROLL_TOKEN (the edge hands out the swarm key), --psk-file, or --open-swarm to let any peer connect',
+      });
+    }
+  })
+  .transform((config) => ({
+    ...config,
+    keyFile: config.keyFile ?? join(config.storageDir, 'identity.key'),
+    /** Where the libp2p swarm key comes from: a file, the edge at enrollment, or none (an open swarm). */
+    swarm: config.pskFile ? ('psk-file' as const) : config.openSwarm ? ('open' as const) : ('edge' as const),
+  }));
 
 export type SidecarConfig = z.output<typeof SidecarConfigSchema>;
 export type SidecarConfigInput = z.input<typeof SidecarConfigSchema>;
@@ -82,6 +99,8 @@ const FLAG_NAMES: Record<string, string> = {
   keyFile: '--key-file',
   pskFile: '--psk-file',
   token: 'FASTREG_TOKEN',
+  enrollToken: 'FASTREG_ENROLL_TOKEN',
+  openSwarm: '--open-swarm',
   discoveryInterval: '--discovery-interval',
   reprovideInterval: '--reprovide-interval',
   heartbeatInterval: '--heartbeat-interval',

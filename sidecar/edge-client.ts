@@ -6,7 +6,8 @@ import type { OciErrorBody } from '../workers/oci/index.js';
 export interface EdgeClientOptions {
   /** Base URL of the edge, e.g. http://127.0.0.1:8787 */
   baseUrl: string;
-  token?: string;
+  /** The bearer token, or a function giving the current one (a sidecar's renewed credential). */
+  token?: string | (() => string | undefined);
   /** Deadline of one JSON request (not of streams). */
   timeoutMs?: number;
   userAgent?: string;
@@ -43,7 +44,7 @@ export class EdgeUnreachableError extends Error {
 
 export class EdgeClient {
   readonly baseUrl: string;
-  private readonly token: string | undefined;
+  private readonly token: () => string | undefined;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
 
@@ -56,7 +57,7 @@ export class EdgeClient {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`edge URL "${baseUrl}" must be http(s)`);
     this.baseUrl = url.href.replace(/\/+$/, '');
-    this.token = token || undefined;
+    this.token = typeof token === 'function' ? token : () => token || undefined;
     this.timeoutMs = timeoutMs;
     this.userAgent = userAgent;
   }
@@ -103,7 +104,8 @@ export class EdgeClient {
       if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
     }
     const headers: Record<string, string> = { 'User-Agent': this.userAgent, Accept: 'application/json', ...extra };
-    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    const token = this.token();
+    if (token) headers.Authorization = `Bearer ${token}`;
     let body: string | undefined;
     if (options.body !== undefined) {
       body = JSON.stringify(options.body);

@@ -6,7 +6,8 @@ import { parseDigest } from '../workers/oci/index.js';
 import { BlobResolver } from './blob-resolver.js';
 import type { SidecarConfig } from './config.js';
 import { HttpEdgeSource } from './edge/edge-source.js';
-import type { EdgeRegistrar } from './edge/registration.js';
+import { EdgeSession } from './edge/enrollment.js';
+import { HttpEdgeRegistrar } from './edge/http-registrar.js';
 import { keepRegistered } from './edge/registration.js';
 import type { SidecarHooks } from './hooks.js';
 import { createBridgeApp } from './http/app.js';
@@ -25,8 +26,6 @@ import { FsBlobStore } from './store/fs-store.js';
 export interface SidecarOptions {
   hooks?: SidecarHooks;
   log?: (message: string) => void;
-  /** Builds the edge registrar once the node's identity is known; omitted means no registration. */
-  registrar?: (peerId: string) => EdgeRegistrar | undefined;
   penaltyMs?: number;
 }
 
@@ -50,12 +49,16 @@ export class Sidecar {
     const log = options.log ?? ((message: string) => process.stderr.write(`fastreg sidecar: ${message}\n`));
     const hooks = options.hooks ?? {};
     const privateKey = await loadOrCreateIdentity(config.keyFile);
-    const psk = config.pskFile ? await readSwarmKey(config.pskFile) : undefined;
+    const controller = new AbortController();
+    const signal = controller.signal;
+    // Enrolled before the node starts: the edge hands out the swarm key the node needs to connect.
+    const session =
+      config.edge && config.enrollToken ? await EdgeSession.open({ edgeUrl: config.edge, enrollToken: config.enrollToken, privateKey, signal, log }) : undefined;
+    const psk = config.pskFile ? await readSwarmKey(config.pskFile) : session?.current.swarmKey;
+    if (!psk) log('WARNING: open swarm (--open-swarm): any libp2p peer that can reach this node may connect, announce blobs and write DHT records');
     const metrics = createMetrics();
     const store = await FsBlobStore.open({ dir: config.storageDir, capacity: config.capacity });
     const node = await createSidecarNode({ privateKey, listen: config.listen, psk, mdns: config.mdns });
-    const controller = new AbortController();
-    const signal = controller.signal;
     const router = new DhtRouter(node);
     const peerId = node.peerId.toString();
     const resolver = new BlobResolver({
@@ -65,7 +68,7 @@ export class Sidecar {
       penalties: new PenaltyBox(options.penaltyMs),
       metrics,
       hooks,
-      edge: config.edge ? new HttpEdgeSource({ edgeUrl: config.edge, peerId, token: config.token }) : undefined,
+      edge: config.edge ? new HttpEdgeSource({ edgeUrl: config.edge, peerId, ...(session && { token: session.credential }) }) : undefined,
       idleTimeoutMs: config.peerIdleTimeout,
       log,
       signal,
@@ -94,6 +97,7 @@ export class Sidecar {
       router,
       metrics,
       token: config.token,
+      pullKey: () => (session?.current.pullAccess === 'token' ? session.current.redirectKey : undefined),
       info: () => ({ peerId, addrs: addrs(), service: config.service }),
       peers: () => node.getConnections().map((c) => ({ peerId: c.remotePeer.toString(), addrs: [c.remoteAddr.toString()] })),
     });
@@ -110,10 +114,12 @@ export class Sidecar {
     const sidecar = new Sidecar(config, node, store, resolver, discovery, server, url, controller);
     discovery.start();
     sidecar.reprovideEvery(config.reprovideInterval);
-    const registrar = options.registrar?.(peerId);
-    if (registrar) {
+    if (session && config.edge) {
+      if (session.current.resource !== config.service) log(`registering in the edge's resource "${session.current.resource}" (its SIDECAR_RESOURCE), not "${config.service}"`);
+      const registrar = new HttpEdgeRegistrar({ edgeUrl: config.edge, token: session.credential, heartbeatIntervalMs: config.heartbeatInterval });
+      sidecar.background.push(session.keepFresh(signal, log));
       sidecar.background.push(
-        keepRegistered(registrar, () => ({ service: config.service, peerId, httpUrl: url, multiaddrs: addrs() }), {
+        keepRegistered(registrar, () => ({ service: session.current.resource, peerId, httpUrl: url, multiaddrs: addrs() }), {
           intervalMs: config.heartbeatInterval,
           signal,
           log,

@@ -21,6 +21,7 @@ export function sidecarCommand(hooks?: SidecarHooks): Command {
     .addOption(new Option('--key-file <path>', 'persistent Ed25519 identity; created (mode 0600) if missing (default <storage-dir>/identity.key)').env('FASTREG_KEY_FILE'))
     .addOption(new Option('--psk-file <path>', 'libp2p swarm key: only nodes with the same key can connect').env('FASTREG_PSK_FILE'))
     .addOption(new Option('--new-psk <path>', 'write a new random swarm key to <path> and exit'))
+    .addOption(new Option('--open-swarm', 'let any libp2p peer connect (no swarm key); without it the swarm key comes from the edge (FASTREG_ENROLL_TOKEN) or --psk-file. FASTREG_OPEN_SWARM enables it when set to any value, even 0').env('FASTREG_OPEN_SWARM'))
     .addOption(new Option('--mdns', 'also discover peers on the local network with mDNS; FASTREG_MDNS enables it when set to any value, even 0').env('FASTREG_MDNS'))
     .addOption(new Option('--capacity <size>', 'store capacity, e.g. 10GiB or 500MB; least recently used blobs are evicted').env('FASTREG_CAPACITY').default(DEFAULTS.capacity))
     .addOption(new Option('--discovery-interval <ms>', 'how often to look up service peers').env('FASTREG_DISCOVERY_INTERVAL').default(String(DEFAULTS.discoveryIntervalMs)))
@@ -28,7 +29,16 @@ export function sidecarCommand(hooks?: SidecarHooks): Command {
     .addOption(new Option('--heartbeat-interval <ms>', 'how often to heartbeat the edge service record (with --edge)').env('FASTREG_HEARTBEAT_INTERVAL').default(String(DEFAULTS.heartbeatIntervalMs)))
     .addOption(new Option('--peer-idle-timeout <ms>', 'cut a P2P transfer that moves no bytes for this long; a cut download resumes from another provider or the edge').env('FASTREG_PEER_IDLE_TIMEOUT').default(String(DEFAULTS.peerIdleTimeoutMs)))
     .addOption(new Option('--max-peer-streams <n>', 'peers one blob is streamed to at once; further peers are sent to peers already receiving it (a tree)').env('FASTREG_MAX_PEER_STREAMS').default(String(DEFAULTS.maxPeerStreams)))
-    .addHelpText('after', '\nWrites to the HTTP bridge (PUT /blobs, PUT /kv) need FASTREG_TOKEN (also used for the edge).')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Environment:',
+        '  FASTREG_ENROLL_TOKEN  the edge\'s SIDECAR_ENROLL_TOKEN: with --edge, the sidecar enrolls (proving its peer key), registers',
+        '                        with its own short-lived credential and joins the edge\'s private swarm',
+        '  FASTREG_TOKEN         guards the HTTP bridge\'s writes (PUT /blobs, PUT /kv); a host-local secret, never sent to the edge',
+      ].join('\n'),
+    )
     .action(async (options: Record<string, unknown>) => {
       if (typeof options.newPsk === 'string') {
         const { writeNewSwarmKey } = await import('../node/psk.js');
@@ -52,6 +62,8 @@ export function sidecarCommand(hooks?: SidecarHooks): Command {
           mdns: options.mdns === true,
           capacity: options.capacity as string,
           token: process.env.FASTREG_TOKEN || undefined,
+          enrollToken: process.env.FASTREG_ENROLL_TOKEN || undefined,
+          openSwarm: options.openSwarm === true,
           discoveryInterval: options.discoveryInterval as string,
           reprovideInterval: options.reprovideInterval as string,
           heartbeatInterval: options.heartbeatInterval as string,

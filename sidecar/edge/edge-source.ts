@@ -35,7 +35,8 @@ export interface EdgeBlobSource {
 export interface HttpEdgeSourceOptions {
   edgeUrl: string;
   peerId: string;
-  token?: string;
+  /** The sidecar's current edge credential, if it enrolled. */
+  token?: () => string | undefined;
   fetch?: typeof fetch;
 }
 
@@ -109,7 +110,8 @@ export class HttpEdgeSource implements EdgeBlobSource {
 
   private headers(): Record<string, string> {
     const headers: Record<string, string> = { 'X-FastReg-Peer': this.options.peerId };
-    if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
+    const token = this.options.token?.();
+    if (token) headers.Authorization = `Bearer ${token}`;
     return headers;
   }
 

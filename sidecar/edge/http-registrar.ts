@@ -16,14 +16,14 @@ export function recordTtlSeconds(heartbeatIntervalMs: number): number {
 }
 
 /**
- * Registers the sidecar in the edge's service records (`/services/<service>/records/<peerId>`),
- * one resource per service tag, and heartbeats it. Needs FASTREG_TOKEN: records are writes.
+ * Registers the sidecar in the edge's service records (`/services/<resource>/records/<peerId>`) and
+ * heartbeats it, with the sidecar's own credential (it may write that one record only).
  */
 export class HttpEdgeRegistrar implements EdgeRegistrar {
   private readonly services: ServicesClient;
   private readonly ttlSeconds: number;
 
-  constructor(options: { edgeUrl: string; token: string; heartbeatIntervalMs: number }) {
+  constructor(options: { edgeUrl: string; token: () => string | undefined; heartbeatIntervalMs: number }) {
     this.services = new ServicesClient(new EdgeClient({ baseUrl: options.edgeUrl, token: options.token, timeoutMs: REQUEST_TIMEOUT_MS, userAgent: 'fastreg-sidecar' }));
     this.ttlSeconds = recordTtlSeconds(options.heartbeatIntervalMs);
   }

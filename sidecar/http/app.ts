@@ -7,7 +7,7 @@ import type { SidecarMetrics } from '../metrics.js';
 import { validateKvKey, MAX_KV_VALUE_BYTES } from '../node/kv-record.js';
 import type { DhtRouter } from '../node/routing.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { requireToken } from './auth.js';
+import { checkPullSignature, requireToken } from './auth.js';
 import { toWebStream } from './streams.js';
 
 export interface BridgeDeps {
@@ -16,6 +16,8 @@ export interface BridgeDeps {
   router: DhtRouter;
   metrics: SidecarMetrics;
   token?: string;
+  /** The edge's redirect key when pulls need a token there; blob GETs must then carry its signature. */
+  pullKey?: () => Uint8Array | undefined;
   info(): { peerId: string; addrs: string[]; service: string };
   peers(): { peerId: string; addrs: string[] }[];
 }
@@ -44,6 +46,8 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
   /** Maps the resolver's blob stream onto HTTP: headers, Range, HEAD. The bytes follow a fill as it grows. */
   const serveBlob = async (c: Context<BridgeEnv>, digest: Digest, name: string | undefined) => {
     const ns = c.req.query('ns');
+    const pullKey = deps.pullKey?.();
+    if (pullKey) await checkPullSignature(pullKey, { digest: digest.value, name, ns }, (param) => c.req.query(param));
     const origin: BlobOrigin | undefined = name === undefined ? undefined : { name, ...(ns && { ns: parseRegistryNs(ns) }) };
     const signal = c.req.raw.signal;
     const stream = c.req.method === 'HEAD' ? undefined : await deps.resolver.open(digest, origin, signal);

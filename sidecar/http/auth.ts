@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { OciError } from '../../workers/oci/index.js';
+import { PULL_EXPIRES_PARAM, PULL_SIGNATURE_PARAM, verifyPull } from '../../workers/oci/sidecar-auth.js';
 
 const challenge = { 'WWW-Authenticate': 'Bearer realm="fastreg-sidecar"' };
 
@@ -16,4 +17,21 @@ export function requireToken(token: string | undefined): MiddlewareHandler {
     }
     await next();
   };
+}
+
+const pullChallenge = { 'WWW-Authenticate': 'Bearer realm="fastreg-sidecar-pull"' };
+
+/**
+ * With pull tokens on at the edge, a blob is served only to a request carrying the edge's redirect
+ * signature for this digest, repository and registry, unexpired. Loopback clients too: a build host
+ * runs other tenants' jobs.
+ */
+export async function checkPullSignature(key: Uint8Array, claims: { digest: string; name: string | undefined; ns: string | undefined }, query: (name: string) => string | undefined): Promise<void> {
+  const expires = query(PULL_EXPIRES_PARAM);
+  const signature = query(PULL_SIGNATURE_PARAM);
+  if (expires === undefined || signature === undefined || claims.name === undefined) {
+    throw new OciError('UNAUTHORIZED', 'pulls need a token: follow the edge\'s redirect, which carries a signature', { headers: pullChallenge });
+  }
+  const valid = /^\d{1,12}$/.test(expires) && (await verifyPull(key, { digest: claims.digest, name: claims.name, ...(claims.ns && { ns: claims.ns }), expires: Number(expires) }, signature));
+  if (!valid) throw new OciError('UNAUTHORIZED', 'the redirect signature is invalid or expired: ask the edge again', { headers: pullChallenge });
 }

@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEdge, type RunningEdge, type StartEdgeOptions } from '../../scripts/edge-launcher.js';
 import { makeTempDir } from './processes.js';
+import { TEST_ENROLL_TOKEN } from './sidecar-cluster.js';
 
 /** wrangler's config/log dir for every edge a test process starts; outlives each edge's state dir. */
 export const TEST_WRANGLER_HOME = path.join(tmpdir(), 'fastreg-test-wrangler');
@@ -18,7 +19,7 @@ export async function startTestEdge(options: Omit<StartEdgeOptions, 'stateDir'> 
   const temp = makeTempDir('edge');
   let edge: RunningEdge;
   try {
-    edge = await startEdge({ logs: process.env.FASTREG_TEST_LOGS === '1', wranglerHome: TEST_WRANGLER_HOME, ...options, stateDir: temp.dir });
+    edge = await startEdge({ logs: process.env.FASTREG_TEST_LOGS === '1', wranglerHome: TEST_WRANGLER_HOME, enrollToken: TEST_ENROLL_TOKEN, ...options, stateDir: temp.dir });
   } catch (err) {
     temp.remove();
     throw err;

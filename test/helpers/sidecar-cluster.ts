@@ -10,6 +10,8 @@ import { once } from 'node:events';
 import { sleep } from './processes.js';
 
 export const TEST_TOKEN = 'sidecar-test-token-0123456789';
+/** The SIDECAR_ENROLL_TOKEN of test edges (test/helpers/edge.ts); every test sidecar gets it. */
+export const TEST_ENROLL_TOKEN = 'sidecar-test-enroll-token-0123456789';
 const ROOT = resolve(import.meta.dirname, '../..');
 const ENTRY = join(ROOT, 'test/helpers/sidecar-entry.ts');
 const START_TIMEOUT_MS = 60_000;
@@ -54,6 +56,12 @@ export async function makeTempDir(prefix: string): Promise<string> {
 
 export async function startSidecar(options: SidecarStartOptions): Promise<SidecarProcess> {
   const dir = options.dir ?? (await makeTempDir(options.name));
+  const env = { ...process.env, FASTREG_TOKEN: TEST_TOKEN, FASTREG_ENROLL_TOKEN: TEST_ENROLL_TOKEN, ...options.env };
+  const extra = options.args ?? [];
+  // The swarm is private by default; a sidecar that does not enroll with an edge (which hands out the
+  // key) and names no key joins an open swarm, as tests of the P2P layer alone want.
+  const enrolls = extra.includes('--edge') && Boolean(env.FASTREG_ENROLL_TOKEN);
+  const swarmNamed = extra.includes('--psk-file') || extra.includes('--open-swarm');
   const args = [
     ...entryArgs(options.entry),
     'sidecar',
@@ -62,11 +70,12 @@ export async function startSidecar(options: SidecarStartOptions): Promise<Sideca
     '--storage-dir', dir,
     '--discovery-interval', '1000',
     ...(options.bootstrap ?? []).flatMap((addr) => ['--bootstrap', addr]),
-    ...(options.args ?? []),
+    ...extra,
+    ...(enrolls || swarmNamed ? [] : ['--open-swarm']),
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, FASTREG_TOKEN: TEST_TOKEN, ...options.env },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);

@@ -73,7 +73,7 @@ describe('npm pack → npm install -g', () => {
 
   it('fastreg sidecar answers /healthz', async () => {
     const port = await freePort();
-    const child = spawn(fastreg, ['sidecar', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', `127.0.0.1:${port}`, '--storage-dir', path.join(work.dir, 'store')], {
+    const child = spawn(fastreg, ['sidecar', '--open-swarm', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', `127.0.0.1:${port}`, '--storage-dir', path.join(work.dir, 'store')], {
       cwd: work.dir,
       env: { ...env, FASTREG_TOKEN: 'package-test-token-0123456789' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -123,7 +123,8 @@ beforeAll(async () => {
   edgeUrl = `http://127.0.0.1:${(edge.address() as AddressInfo).port}`;
   // One peer stream per blob per sidecar, so that a few peers already go past the bound.
   const bound = ['--max-peer-streams', '1'];
-  root = await startSidecar({ name: 'cut-root', args: ['--edge', edgeUrl, ...bound] });
+  // The fake edge has no enrollment: the root fetches from it anonymously, in an open swarm.
+  root = await startSidecar({ name: 'cut-root', args: ['--edge', edgeUrl, ...bound], env: { FASTREG_ENROLL_TOKEN: '' } });
   for (let i = 0; i < 3; i++) followers.push(await startSidecar({ name: `cut-f${i}`, bootstrap: [root.addr], args: bound }));
   await waitFor(
     async () => {

@@ -2,11 +2,13 @@
 // the edge with X-FastReg-Peer, the blob is then provided to peers, and the sidecar registers and
 // heartbeats its service record.
 import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordTtlSeconds } from '../../sidecar/edge/http-registrar.js';
-import { TEST_TOKEN, hashGet, removeDir, startSidecar, stopAll, waitFor, type SidecarProcess } from '../helpers/sidecar-cluster.js';
+import { TEST_ENROLL_TOKEN, TEST_TOKEN, hashGet, removeDir, startSidecar, stopAll, waitFor, type SidecarProcess } from '../helpers/sidecar-cluster.js';
 
 const blob = randomBytes(3 * 1024 * 1024);
 const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
@@ -16,8 +18,12 @@ const nsBlob = randomBytes(256 * 1024);
 const nsDigest = `sha256:${createHash('sha256').update(nsBlob).digest('hex')}`;
 const flakyBlob = randomBytes(128 * 1024);
 const flakyDigest = `sha256:${createHash('sha256').update(flakyBlob).digest('hex')}`;
+/** What this fake edge hands out at enrollment. */
+const FAKE_CREDENTIAL = 'fsc1.fake-credential';
+const SWARM_KEY = `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}`;
 const seen = {
-  blobGets: [] as { peer?: string; path: string }[],
+  enrollments: [] as { auth?: string; peerId: string }[],
+  blobGets: [] as { peer?: string; auth?: string; path: string }[],
   registrations: [] as { path: string; auth?: string; body: Record<string, unknown> }[],
   heartbeats: [] as string[],
   deletes: [] as string[],
@@ -29,7 +35,7 @@ const edge = http.createServer((req, res) => {
   req.on('data', (d: Buffer) => (body += d.toString()));
   req.on('end', () => {
     if (req.method === 'GET' && path.startsWith('/v2/')) {
-      seen.blobGets.push({ peer: req.headers['x-fastreg-peer'] as string | undefined, path });
+      seen.blobGets.push({ peer: req.headers['x-fastreg-peer'] as string | undefined, auth: req.headers.authorization, path });
       if (path === `/v2/library/edgeimg/blobs/${slowDigest}`) {
         // Trickled out over ~1 s so that concurrent sidecar requests overlap.
         res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(slowBlob.length) });
@@ -69,6 +75,13 @@ const edge = http.createServer((req, res) => {
       res.end('{"errors":[{"code":"BLOB_UNKNOWN","message":"no"}]}');
       return;
     }
+    if (req.method === 'POST' && path === '/sidecars/enroll') {
+      const request = JSON.parse(body) as { peerId: string };
+      seen.enrollments.push({ auth: req.headers.authorization, peerId: request.peerId });
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ credential: FAKE_CREDENTIAL, expiresAt: new Date(Date.now() + 3_600_000).toISOString(), resource: 'fastreg', pullAccess: 'public', redirectKey: 'AAAA', swarmKey: SWARM_KEY }));
+      return;
+    }
     if (req.method === 'PUT' && path.startsWith('/services/')) {
       seen.registrations.push({ path, auth: req.headers.authorization, body: JSON.parse(body) as Record<string, unknown> });
       res.writeHead(201, { 'Content-Type': 'application/json' });
@@ -99,7 +112,10 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => edge.listen(0, '127.0.0.1', resolve));
   edgeUrl = `http://127.0.0.1:${(edge.address() as AddressInfo).port}`;
   nodes.push(await startSidecar({ name: 'edge-a', args: ['--edge', edgeUrl, '--heartbeat-interval', '500'] }));
-  nodes.push(await startSidecar({ name: 'edge-b', bootstrap: [nodes[0]!.addr] }));
+  // A has the edge's swarm key; B, with no edge, is given the same key as a file to join it.
+  const pskFile = join(nodes[0]!.dir, 'swarm.key');
+  writeFileSync(pskFile, SWARM_KEY, { mode: 0o600 });
+  nodes.push(await startSidecar({ name: 'edge-b', bootstrap: [nodes[0]!.addr], args: ['--psk-file', pskFile] }));
 });
 
 afterAll(async () => {
@@ -115,7 +131,7 @@ describe('sidecar and the edge', () => {
     expect(first.status).toBe(200);
     expect(first.digest).toBe(digest);
     expect(first.headers['x-fastreg-source']).toBe('edge');
-    expect(seen.blobGets).toEqual([{ peer: a.peerId, path: `/v2/library/edgeimg/blobs/${digest}` }]);
+    expect(seen.blobGets).toEqual([{ peer: a.peerId, auth: `Bearer ${FAKE_CREDENTIAL}`, path: `/v2/library/edgeimg/blobs/${digest}` }]);
     // B has no edge: it gets the blob from A, and the edge sees no second request.
     await waitFor(async () => ((await (await fetch(`${b.url}/providers/${digest}`)).json()) as { providers: { peerId: string }[] }).providers.some((p) => p.peerId === a.peerId), {
       timeoutMs: 15_000,
@@ -155,7 +171,7 @@ describe('sidecar and the edge', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
     await new Promise((resolve) => closed.close(resolve));
-    const lonely = await startSidecar({ name: 'edge-down', args: ['--edge', closedUrl] });
+    const lonely = await startSidecar({ name: 'edge-down', args: ['--edge', closedUrl], env: { FASTREG_ENROLL_TOKEN: '' } });
     nodes.push(lonely);
     const response = await fetch(`${lonely.url}/v2/library/edgeimg/blobs/sha256:${'2'.repeat(64)}`);
     expect(response.status).toBe(502);
@@ -169,7 +185,7 @@ describe('sidecar and the edge', () => {
     const got = await hashGet(`${a.url}/v2/team/tool/blobs/${nsDigest}?ns=ghcr.io`);
     expect(got.status).toBe(200);
     expect(got.digest).toBe(nsDigest);
-    expect(seen.blobGets.at(-1)).toEqual({ peer: a.peerId, path: `/v2/team/tool/blobs/${nsDigest}?ns=ghcr.io` });
+    expect(seen.blobGets.at(-1)).toMatchObject({ peer: a.peerId, path: `/v2/team/tool/blobs/${nsDigest}?ns=ghcr.io` });
     const before = seen.blobGets.length;
     const bad = await fetch(`${a.url}/v2/team/tool/blobs/sha256:${'3'.repeat(64)}?ns=a%2Fb`);
     expect(bad.status).toBe(400);
@@ -185,12 +201,14 @@ describe('sidecar and the edge', () => {
     expect(recordTtlSeconds(86_400_000)).toBe(259_200);
   });
 
-  it('registers in the edge service records and heartbeats', async () => {
+  it('enrolls with the enrollment token, then registers and heartbeats with its own credential (never the admin token)', async () => {
     const a = nodes[0]!;
     await waitFor(() => seen.registrations.length >= 1 && seen.heartbeats.length >= 2, { timeoutMs: 10_000, what: 'registration and heartbeats' });
+    expect(seen.enrollments[0]).toEqual({ auth: `Bearer ${TEST_ENROLL_TOKEN}`, peerId: a.peerId });
     const registration = seen.registrations[0]!;
     expect(registration.path).toBe(`/services/fastreg/records/${a.peerId}`);
-    expect(registration.auth).toBe(`Bearer ${TEST_TOKEN}`);
+    expect(registration.auth).toBe(`Bearer ${FAKE_CREDENTIAL}`);
+    expect(JSON.stringify(seen)).not.toContain(TEST_TOKEN);
     expect(registration.body).toMatchObject({ peerId: a.peerId, endpoint: a.url, category: 'sidecar', ttlSeconds: 3 });
     expect(registration.body.multiaddrs).toContain(a.addr);
     expect(seen.heartbeats[0]).toBe(`/services/fastreg/records/${a.peerId}/heartbeat`);

@@ -1,0 +1,97 @@
+// The sidecar's identity at the edge: it enrolls with the fleet's enrollment token and a request
+// signed by its libp2p key, and receives a short-lived credential bound to its peer ID, the redirect
+// key and the swarm key. The credential is renewed at half-life, so it never lapses while the edge
+// is reachable.
+import type { PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ENROLL_PATH, enrollMessage, fromBase64Url, toBase64Url, type EnrollResponse } from '../../workers/oci/sidecar-auth.js';
+import { EdgeClient, EdgeHttpError } from '../edge-client.js';
+
+export interface Enrollment {
+  credential: string;
+  expiresAt: number;
+  resource: string;
+  pullAccess: 'public' | 'token';
+  redirectKey: Uint8Array;
+  swarmKey: Uint8Array;
+}
+
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Waits between attempts while the edge cannot be reached (the last one repeats). */
+const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
+
+/** One enrollment round trip. A wrong token or key is an EdgeHttpError with status 401. */
+export async function enroll(options: { edgeUrl: string; enrollToken: string; privateKey: PrivateKey; signal?: AbortSignal }): Promise<Enrollment> {
+  const peerId = peerIdFromPrivateKey(options.privateKey).toString();
+  const issuedAt = Date.now();
+  const signature = await options.privateKey.sign(enrollMessage(peerId, issuedAt));
+  const client = new EdgeClient({ baseUrl: options.edgeUrl, token: options.enrollToken, timeoutMs: REQUEST_TIMEOUT_MS, userAgent: 'fastreg-sidecar' });
+  const answer = await client.json<EnrollResponse>('POST', ENROLL_PATH, {
+    body: { peerId, issuedAt, signature: toBase64Url(signature) },
+    ...(options.signal && { signal: options.signal }),
+  });
+  const redirectKey = fromBase64Url(answer.redirectKey ?? '');
+  if (!answer.credential || !redirectKey || !answer.swarmKey?.startsWith('/key/swarm/psk/1.0.0/')) {
+    throw new EdgeHttpError(502, 'INVALID_RESPONSE', 'the edge answered the enrollment without a credential, redirect key or swarm key');
+  }
+  return {
+    credential: answer.credential,
+    expiresAt: Date.parse(answer.expiresAt),
+    resource: answer.resource,
+    pullAccess: answer.pullAccess,
+    redirectKey,
+    swarmKey: new TextEncoder().encode(answer.swarmKey),
+  };
+}
+
+/** Holds the current enrollment and renews it in the background until the signal aborts. */
+export class EdgeSession {
+  private constructor(
+    private enrollment: Enrollment,
+    private readonly renew: (signal: AbortSignal) => Promise<Enrollment>,
+  ) {}
+
+  /**
+   * Enrolls, retrying while the edge is unreachable or failing (a sidecar without the swarm key
+   * cannot join the private network, so start waits); a refused token or key fails at once.
+   */
+  static async open(options: { edgeUrl: string; enrollToken: string; privateKey: PrivateKey; signal: AbortSignal; log: (message: string) => void }): Promise<EdgeSession> {
+    const attempt = (signal: AbortSignal) => enroll({ ...options, signal });
+    for (let failures = 0; ; failures++) {
+      try {
+        return new EdgeSession(await attempt(options.signal), attempt);
+      } catch (err) {
+        if (isRefusal(err) || options.signal.aborted) throw new Error(`the edge refused this sidecar's enrollment: ${(err as Error).message}`, { cause: err });
+        const delay = RETRY_DELAYS_MS[Math.min(failures, RETRY_DELAYS_MS.length - 1)]!;
+        options.log(`enrollment at ${options.edgeUrl} failed (retrying in ${delay / 1000} s): ${(err as Error).message}`);
+        await sleep(delay, undefined, { signal: options.signal });
+      }
+    }
+  }
+
+  get current(): Enrollment {
+    return this.enrollment;
+  }
+
+  /** The bearer credential to send to the edge now. */
+  credential = (): string => this.enrollment.credential;
+
+  /** Renews at half the remaining life; after a failed renewal tries again sooner. Resolves when the signal aborts. */
+  async keepFresh(signal: AbortSignal, log: (message: string) => void): Promise<void> {
+    while (!signal.aborted) {
+      const wait = Math.max(1_000, (this.enrollment.expiresAt - Date.now()) / 2);
+      try {
+        await sleep(wait, undefined, { signal });
+        this.enrollment = await this.renew(signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        log(`credential renewal failed (will retry): ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+function isRefusal(err: unknown): boolean {
+  return err instanceof EdgeHttpError && (err.status === 401 || err.status === 403);
+}
