@@ -15,6 +15,8 @@ export default defineConfig({
               bindings: {
                 UPSTREAMS: JSON.stringify({ 'docker.io': inject('fakeUpstreamUrl'), 'ghcr.io': inject('fakeUpstreamUrl') }),
                 FASTREG_TOKEN: 'test-token-0123456789abcdef',
+                SIDECAR_ENROLL_TOKEN: 'test-enroll-token-0123456789abcdef',
+                SIDECAR_KEY: 'test-sidecar-key-0123456789abcdef-0123456789',
                 LEASE_TTL_MS: '2000',
                 LEASE_SHARD_CAPACITY: '20',
                 UPSTREAM_TIMEOUT_MS: '3000',

@@ -4,6 +4,8 @@ declare module 'cloudflare:test' {
 declare namespace Cloudflare {
   interface Env {
     FASTREG_TOKEN?: string;
+    SIDECAR_ENROLL_TOKEN?: string;
+    SIDECAR_KEY?: string;
     UPSTREAM_CREDENTIALS?: string;
   }
 }

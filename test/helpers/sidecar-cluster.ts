@@ -32,6 +32,8 @@ export interface SidecarStartOptions {
    * bin/fastreg.js; a path ending in .mjs runs that bundle (sidecar/build.ts).
    */
   entry?: 'test' | 'cli' | `${string}.mjs`;
+  /** Add --open-swarm when the sidecar neither enrolls nor names a key (default true). */
+  openSwarmUnlessKeyed?: boolean;
 }
 
 export interface SidecarProcess {
@@ -71,7 +73,7 @@ export async function startSidecar(options: SidecarStartOptions): Promise<Sideca
     '--discovery-interval', '1000',
     ...(options.bootstrap ?? []).flatMap((addr) => ['--bootstrap', addr]),
     ...extra,
-    ...(enrolls || swarmNamed ? [] : ['--open-swarm']),
+    ...(enrolls || swarmNamed || options.openSwarmUnlessKeyed === false ? [] : ['--open-swarm']),
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,

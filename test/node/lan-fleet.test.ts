@@ -8,6 +8,7 @@ import { startDocker, type RunningDocker } from '../helpers/docker.js';
 import { startTestEdge, type TestEdge } from '../helpers/edge.js';
 import { OciLayout, pushImage, registryDigests, type LayerFile } from '../helpers/images.js';
 import { getFrom, getJsonFrom, hostForwarder, loopbackHosts, pullBlobFrom, type HostForwarder, type HostResponse } from '../helpers/lan-hosts.js';
+import { swarmKeyFile } from '../helpers/enrollment.js';
 import { commandExists, makeTempDir, sleep } from '../helpers/processes.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { putBlobFile, startSidecar, stopAll, waitFor, type SidecarProcess, type SidecarStartOptions } from '../helpers/sidecar-cluster.js';
@@ -99,7 +100,8 @@ describe.skipIf(missing.length > 0)('a LAN fleet of five sidecars behind the edg
       startSidecar({
         name: 'fleet-corrupt',
         bootstrap,
-        args: ['--http', `${CORRUPT_HOST}:0`, '--listen', `/ip4/${CORRUPT_HOST}/tcp/0`],
+        // Not registered (no edge), but in the fleet's private swarm: the key is the edge's.
+        args: ['--http', `${CORRUPT_HOST}:0`, '--listen', `/ip4/${CORRUPT_HOST}/tcp/0`, '--psk-file', await swarmKeyFile(edge.url, work.dir)],
         env: { FASTREG_TEST_CORRUPT_SERVE: '1' },
       }),
     ]);
