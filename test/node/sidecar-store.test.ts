@@ -158,8 +158,15 @@ describe('sidecar config, sizes, kv records, penalty box', () => {
   });
 
   it('validates config once with messages naming the flag', () => {
-    const config = loadSidecarConfig({ storageDir: '/tmp/x', capacity: '1GiB', http: '127.0.0.1:0' });
+    const config = loadSidecarConfig({ storageDir: '/tmp/x', capacity: '1GiB', http: '127.0.0.1:0', openSwarm: true });
     expect(config.capacity).toBe(2 ** 30);
+    expect(config.swarm).toBe('open');
+    // The swarm is private by default: a key from the edge (enrollment) or a file, or an explicit open swarm.
+    expect(() => loadSidecarConfig({ storageDir: '/tmp/x' })).toThrow(/--open-swarm: the swarm is private by default/);
+    expect(() => loadSidecarConfig({ storageDir: '/tmp/x', edge: 'http://127.0.0.1:1' })).toThrow(/the swarm is private by default/);
+    expect(loadSidecarConfig({ storageDir: '/tmp/x', edge: 'http://127.0.0.1:1', enrollToken: 'enroll-token-0123456789' }).swarm).toBe('edge');
+    expect(loadSidecarConfig({ storageDir: '/tmp/x', pskFile: '/tmp/x/swarm.key' }).swarm).toBe('psk-file');
+    expect(() => loadSidecarConfig({ storageDir: '/tmp/x', pskFile: '/tmp/x/swarm.key', openSwarm: true })).toThrow(/--open-swarm: contradicts --psk-file/);
     expect(config.keyFile).toBe('/tmp/x/identity.key');
     expect(config.http).toEqual({ host: '127.0.0.1', port: 0 });
     const bad = () => loadSidecarConfig({ capacity: 'lots', bootstrap: ['/ip4/1.2.3.4/tcp/1'], http: 'nope:99999' });
