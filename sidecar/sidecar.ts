@@ -116,7 +116,7 @@ export class Sidecar {
     sidecar.reprovideEvery(config.reprovideInterval);
     if (session && config.edge) {
       if (session.current.resource !== config.service) log(`registering in the edge's resource "${session.current.resource}" (its SIDECAR_RESOURCE), not "${config.service}"`);
-      const registrar = new HttpEdgeRegistrar({ edgeUrl: config.edge, token: session.credential, heartbeatIntervalMs: config.heartbeatInterval });
+      const registrar = new HttpEdgeRegistrar({ edgeUrl: config.edge, token: session.credential, heartbeatIntervalMs: config.heartbeatInterval, onUnauthorized: session.renewSoon });
       sidecar.background.push(session.keepFresh(signal, log));
       sidecar.background.push(
         keepRegistered(registrar, () => ({ service: session.current.resource, peerId, httpUrl: url, multiaddrs: addrs() }), {

@@ -22,7 +22,7 @@ export async function checkSidecar(sidecar: string, edge: string, info: ClientIn
       fail(
         'sidecar.local',
         `no sidecar answers at ${sidecar}/healthz (${health.error ?? `HTTP ${health.status}`})`,
-        `Start it: systemctl enable --now fastreg-sidecar (deploy/systemd/fastreg-sidecar.service), or FASTREG_EDGE=${edge} FASTREG_TOKEN=… fastreg sidecar; or point doctor at it: --sidecar <url>`,
+        `Start it: systemctl enable --now fastreg-sidecar (deploy/systemd/fastreg-sidecar.service), or FASTREG_EDGE=${edge} FASTREG_ENROLL_TOKEN=… fastreg sidecar; or point doctor at it: --sidecar <url>`,
       ),
     );
   }
@@ -35,8 +35,8 @@ export async function checkSidecar(sidecar: string, edge: string, info: ClientIn
         'sidecar.site',
         `the edge sees no live sidecar in this host's site (${info.site}), so blobs come from the edge, not the LAN`,
         local
-          ? `The local sidecar is not registered with ${edge}: run it with --edge ${edge} (FASTREG_EDGE) and FASTREG_TOKEN, then check its log for the registration.`
-          : `Start a sidecar with --edge ${edge} (FASTREG_EDGE) and FASTREG_TOKEN on this host or another host of site ${info.site} (SITES in wrangler.toml groups addresses into sites).`,
+          ? `The local sidecar is not registered with ${edge}: run it with --edge ${edge} (FASTREG_EDGE) and FASTREG_ENROLL_TOKEN (the edge's SIDECAR_ENROLL_TOKEN), then check its log for the enrollment and registration.`
+          : `Start a sidecar with --edge ${edge} (FASTREG_EDGE) and FASTREG_ENROLL_TOKEN on this host or another host of site ${info.site} (SITES in wrangler.toml groups addresses into sites).`,
       ),
     );
   } else if (info.reachableSidecars === 0) {

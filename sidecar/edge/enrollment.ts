@@ -77,12 +77,19 @@ export class EdgeSession {
   /** The bearer credential to send to the edge now. */
   credential = (): string => this.enrollment.credential;
 
-  /** Renews at half the remaining life; after a failed renewal tries again sooner. Resolves when the signal aborts. */
+  private wake: (() => void) | undefined;
+
+  /** Renew now rather than at half-life: the edge refused the credential (e.g. its SIDECAR_KEY changed). */
+  renewSoon = (): void => this.wake?.();
+
+  /** Renews at half the remaining life (or when woken); after a failed renewal tries again sooner. Resolves when the signal aborts. */
   async keepFresh(signal: AbortSignal, log: (message: string) => void): Promise<void> {
     while (!signal.aborted) {
-      const wait = Math.max(1_000, (this.enrollment.expiresAt - Date.now()) / 2);
+      const woken = new AbortController();
+      this.wake = () => woken.abort();
+      await sleep(Math.max(1_000, (this.enrollment.expiresAt - Date.now()) / 2), undefined, { signal: AbortSignal.any([signal, woken.signal]) }).catch(() => undefined);
+      if (signal.aborted) return;
       try {
-        await sleep(wait, undefined, { signal });
         this.enrollment = await this.renew(signal);
       } catch (err) {
         if (signal.aborted) return;

@@ -1,4 +1,4 @@
-import { EdgeClient } from '../edge-client.js';
+import { EdgeClient, EdgeHttpError } from '../edge-client.js';
 import { ServicesClient } from '../services-client.js';
 import { MAX_TTL_SECONDS } from '../../workers/oci/service-records.js';
 import type { EdgeRegistrar, SidecarRecord } from './registration.js';
@@ -23,13 +23,17 @@ export class HttpEdgeRegistrar implements EdgeRegistrar {
   private readonly services: ServicesClient;
   private readonly ttlSeconds: number;
 
-  constructor(options: { edgeUrl: string; token: () => string | undefined; heartbeatIntervalMs: number }) {
+  private readonly onUnauthorized: () => void;
+
+  /** `onUnauthorized`: the edge answered 401 (an expired or revoked credential): renew it. */
+  constructor(options: { edgeUrl: string; token: () => string | undefined; heartbeatIntervalMs: number; onUnauthorized?: () => void }) {
+    this.onUnauthorized = options.onUnauthorized ?? (() => undefined);
     this.services = new ServicesClient(new EdgeClient({ baseUrl: options.edgeUrl, token: options.token, timeoutMs: REQUEST_TIMEOUT_MS, userAgent: 'fastreg-sidecar' }));
     this.ttlSeconds = recordTtlSeconds(options.heartbeatIntervalMs);
   }
 
   async register(record: SidecarRecord, signal: AbortSignal): Promise<void> {
-    await this.services.put(
+    await this.watch(this.services.put(
       record.service,
       record.peerId,
       {
@@ -42,14 +46,23 @@ export class HttpEdgeRegistrar implements EdgeRegistrar {
         ttlSeconds: this.ttlSeconds,
       },
       signal,
-    );
+    ));
   }
 
   async heartbeat(record: SidecarRecord, signal: AbortSignal): Promise<void> {
-    await this.services.heartbeat(record.service, record.peerId, signal);
+    await this.watch(this.services.heartbeat(record.service, record.peerId, signal));
   }
 
   async deregister(record: SidecarRecord, signal: AbortSignal): Promise<void> {
     await this.services.delete(record.service, record.peerId, signal);
+  }
+
+  private async watch<T>(request: Promise<T>): Promise<T> {
+    try {
+      return await request;
+    } catch (err) {
+      if (err instanceof EdgeHttpError && err.status === 401) this.onUnauthorized();
+      throw err;
+    }
   }
 }

@@ -110,7 +110,7 @@ describe('npm start (scripts/start.ts)', () => {
       const workerd = workerdChildren(child.pid!);
       expect(workerd.length).toBe(1);
 
-      // The sidecar came up with the edge's token and registered itself in the edge's service records.
+      // The sidecar enrolled (no admin token) and registered itself in the edge's service records.
       await waitUntil(() => output.includes('[sidecar] fastreg sidecar ready'), 60_000, () => `no sidecar:\n${output}`);
       const health = (await (await fetch(`http://127.0.0.1:${sidecarPort}/healthz`)).json()) as { peerId: string };
       await waitUntil(
@@ -118,6 +118,9 @@ describe('npm start (scripts/start.ts)', () => {
         30_000,
         () => `sidecar ${health.peerId} never registered:\n${output}`,
       );
+      const record = (await (await fetch(`${url}/services/fastreg/records/${health.peerId}`)).json()) as { owner: string };
+      expect(record.owner).toBe(`sidecar:${health.peerId}`);
+      expect(output).toMatch(/\[sidecar\]\s+swarm:\s+private \(key from the edge\)/);
 
       child.kill('SIGINT');
       const code = await Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 20_000))]);
