@@ -54,7 +54,8 @@ export class Sidecar {
     // Enrolled before the node starts: the edge hands out the swarm key the node needs to connect.
     const session =
       config.edge && config.enrollToken ? await EdgeSession.open({ edgeUrl: config.edge, enrollToken: config.enrollToken, privateKey, signal, log }) : undefined;
-    const psk = config.pskFile ? await readSwarmKey(config.pskFile) : session?.current.swarmKey;
+    // An explicit --open-swarm wins over the edge's key: the operator asked for it, and is warned.
+    const psk = config.pskFile ? await readSwarmKey(config.pskFile) : config.swarm === 'edge' ? session?.current.swarmKey : undefined;
     if (!psk) log('WARNING: open swarm (--open-swarm): any libp2p peer that can reach this node may connect, announce blobs and write DHT records');
     const metrics = createMetrics();
     const store = await FsBlobStore.open({ dir: config.storageDir, capacity: config.capacity });
