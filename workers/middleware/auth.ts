@@ -61,18 +61,18 @@ export async function identifyBearer(config: AppEnv['Variables']['config'], auth
   const presented = bearerToken(authorization);
   if (presented === undefined) throw new OciError('UNAUTHORIZED', 'missing bearer token', { headers: challenge(realm) });
   if (config.FASTREG_TOKEN !== undefined && timingSafeEqual(presented, config.FASTREG_TOKEN)) return { identity: 'admin', admin: true, role: 'admin' };
-  const keys = sidecarKeys(config);
-  if (keys && looksLikeCredential(presented)) {
-    const credential = await verifyCredential((await keys).credential, presented);
-    if (!credential) throw new OciError('UNAUTHORIZED', 'invalid or expired sidecar credential', { headers: challenge(realm) });
-    return { identity: `sidecar:${credential.peerId}`, admin: false, role: 'sidecar', peerId: credential.peerId };
-  }
   let owner: string | undefined;
   // Compare against every token so the time taken does not reveal which owner matched.
   for (const [name, token] of Object.entries(config.OWNER_TOKENS ?? {})) {
     if (timingSafeEqual(presented, token)) owner = name;
   }
   if (owner !== undefined) return { identity: owner, admin: false, role: 'owner' };
+  const keys = sidecarKeys(config);
+  if (keys && looksLikeCredential(presented)) {
+    const credential = await verifyCredential((await keys).credential, presented);
+    if (!credential) throw new OciError('UNAUTHORIZED', 'invalid or expired sidecar credential', { headers: challenge(realm) });
+    return { identity: `sidecar:${credential.peerId}`, admin: false, role: 'sidecar', peerId: credential.peerId };
+  }
   throw new OciError('UNAUTHORIZED', 'invalid bearer token', { headers: challenge(realm) });
 }
 
