@@ -247,7 +247,7 @@ async function startHostSidecars(env: BurstEnv, edge: RunningEdge, hosts: string
       // Production discovery (the test helper's 1 s lookups cost ~20% of a core per sidecar, and ten
       // simulated hosts share two cores here).
       args: ['--listen', `/ip4/${host}/tcp/0`, '--http', `${host}:${port}`, '--edge', forwarder.url, '--heartbeat-interval', '5000', '--capacity', '10GiB', '--discovery-interval', String(DEFAULTS.discoveryIntervalMs)],
-      env: { FASTREG_TOKEN: edge.token },
+      env: { FASTREG_ENROLL_TOKEN: edge.enrollToken },
     });
     sidecars.push(sidecar);
     return sidecar;

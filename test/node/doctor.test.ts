@@ -46,7 +46,7 @@ beforeAll(async () => {
   deadPort = await freePort();
   edge = await startEdge({ stateDir: path.join(work.dir, 'edge'), token: TEST_TOKEN, logs: false, vars: { SIDECAR_TABLE_TTL_MS: '0' } });
   lonelyEdge = await startEdge({ stateDir: path.join(work.dir, 'lonely'), token: TEST_TOKEN, logs: false, vars: { SIDECAR_TABLE_TTL_MS: '0' } });
-  sidecar = await startSidecar({ name: 'doctor-sidecar', entry: 'cli', args: ['--edge', edge.url] });
+  sidecar = await startSidecar({ name: 'doctor-sidecar', entry: 'cli', args: ['--edge', edge.url], env: { FASTREG_ENROLL_TOKEN: edge.enrollToken } });
   await waitUntil(
     async () => ((await (await fetch(`${edge.url}/client-info`)).json()) as { liveSidecars: number }).liveSidecars > 0,
     30_000,

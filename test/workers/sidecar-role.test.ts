@@ -3,6 +3,9 @@ import { base58btc } from 'multiformats/bases/base58';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../workers/app.js';
 import { enrollMessage, PULL_EXPIRES_PARAM, PULL_SIGNATURE_PARAM, toBase64Url, verifyPull, fromBase64Url, type EnrollResponse } from '../../workers/oci/sidecar-auth.js';
+import { parseConfig } from '../../workers/config.js';
+import { verifyCredential } from '../../workers/sidecars/credential.js';
+import { sidecarKeys } from '../../workers/sidecars/keys.js';
 import { addBlob, uniqueName } from './registry-helpers.js';
 
 // The sidecar role (issue 12): a sidecar enrolls with the fleet's enrollment token and a signature by
@@ -89,6 +92,15 @@ describe('sidecar enrollment', () => {
     expect((await enrollAs(peer, { issuedAt: Date.now() - 10 * 60_000 })).status).toBe(401);
     const bad = await call('/sidecars/enroll', { method: 'POST', token: ENROLL, body: { peerId: 'QmNotEd25519', issuedAt: Date.now(), signature: 'AAAA' } });
     expect(bad.status).toBe(401);
+  });
+
+  it('gives a credential that dies at its expiry (SIDECAR_CREDENTIAL_TTL_SECONDS)', async () => {
+    const peer = await newPeer();
+    const { credential, expiresAt } = await credentialOf(peer);
+    const key = (await sidecarKeys(parseConfig(env as unknown as Record<string, unknown>))!).credential;
+    const expires = Date.parse(expiresAt) / 1000;
+    expect(await verifyCredential(key, credential, expires - 1)).toEqual({ peerId: peer.peerId, expires });
+    expect(await verifyCredential(key, credential, expires + 1)).toBeUndefined();
   });
 
   it('is off without SIDECAR_ENROLL_TOKEN', async () => {
