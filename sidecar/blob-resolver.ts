@@ -83,6 +83,9 @@ export class BlobResolver {
         const size = await running.sized(signal);
         return { digest, size, source: running.source, read: (range, readSignal) => running.read(range, readSignal) };
       } catch (err) {
+        // Each caller hears the edge's answer for its own origin, never another origin's.
+        const refused = (await fill.catch(() => undefined))?.origins.refusal(origin);
+        if (refused !== undefined) throw edgeRefusal(refused, digest, origin as BlobOrigin);
         // The fill failed without asking the edge for this caller's origin: try once for itself.
         if (heard || attempt > 1 || signal.aborted) throw err;
       }
@@ -227,19 +230,16 @@ export class BlobResolver {
 
   /**
    * The edge, asked for each origin of the fill in turn until one is served: a refusal (404 or
-   * another 4xx) concerns that repository only. With no origin left the fill has no source; the
-   * last refusal other than a 404 is reported as such.
+   * another 4xx) concerns that repository only, and is recorded for its callers.
    */
   private async fillFromEdge(fill: BlobFill, contributors: Set<string>, signal: AbortSignal): Promise<boolean> {
     const edge = this.deps.edge;
     if (!edge) return false;
-    let refused: number | undefined;
     for (let origin = fill.origins.next(); origin; origin = fill.origins.next()) {
       const status = await this.fillFromEdgeAs(edge, fill, origin, contributors, signal);
       if (status === undefined) return true;
-      if (status !== 404) refused = status;
+      fill.origins.refuse(origin, status);
     }
-    if (refused !== undefined) throw new OciError('UPSTREAM_FAILED', `edge answered ${refused} for ${fill.digest.value}`);
     return false;
   }
 
@@ -317,6 +317,13 @@ function parseMultiaddr(text: string): Multiaddr[] {
   } catch {
     return [];
   }
+}
+
+/** What the edge's refusal of one origin means to that origin's callers. */
+function edgeRefusal(status: number, digest: Digest, origin: BlobOrigin): OciError {
+  const where = `${origin.ns ? `${origin.ns}/` : ''}${origin.name}`;
+  if (status === 404) return new OciError('BLOB_UNKNOWN', `blob ${digest.value} is not held here, by any reachable peer, or by the edge for ${where}`);
+  return new OciError('UPSTREAM_FAILED', `edge answered ${status} for ${digest.value} in ${where}`);
 }
 
 /** Errors that a retry of the same bytes cannot fix (too many bytes, a size that disagrees). */

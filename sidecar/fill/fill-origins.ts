@@ -9,7 +9,8 @@ export const MAX_FILL_ORIGINS = 8;
 
 export class FillOrigins {
   private readonly queue: BlobOrigin[] = [];
-  private readonly keys = new Set<string>();
+  /** Origin key → the edge's refusal status once it refused that origin (0 while not refused). */
+  private readonly keys = new Map<string, number>();
   private asked = 0;
   /** Every origin was asked: an origin added now would never be. */
   private exhausted = false;
@@ -21,10 +22,10 @@ export class FillOrigins {
    */
   add(origin: BlobOrigin | undefined): boolean {
     if (!origin) return true;
-    const key = `${origin.ns ?? ''}/${origin.name}`;
+    const key = originKey(origin);
     if (this.keys.has(key)) return true;
     if (this.exhausted || this.keys.size >= MAX_FILL_ORIGINS) return false;
-    this.keys.add(key);
+    this.keys.set(key, 0);
     this.queue.push(origin);
     return true;
   }
@@ -36,7 +37,21 @@ export class FillOrigins {
     return undefined;
   }
 
+  /** Records that the edge refused `origin` with `status`. */
+  refuse(origin: BlobOrigin, status: number): void {
+    this.keys.set(originKey(origin), status);
+  }
+
+  /** The edge's refusal of `origin`, if it refused it: what a caller for that origin is told. */
+  refusal(origin: BlobOrigin | undefined): number | undefined {
+    return (origin && this.keys.get(originKey(origin))) || undefined;
+  }
+
   get size(): number {
     return this.queue.length;
   }
+}
+
+function originKey(origin: BlobOrigin): string {
+  return `${origin.ns ?? ''}/${origin.name}`;
 }

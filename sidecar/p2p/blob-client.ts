@@ -1,4 +1,4 @@
-import type { PeerId } from '@libp2p/interface';
+import type { PeerId, Stream } from '@libp2p/interface';
 import { BLOB_PROTOCOL, DIAL_TIMEOUT_MS } from '../node/constants.js';
 import type { SidecarLibp2p } from '../node/create-node.js';
 import type { SidecarHooks } from '../hooks.js';
@@ -63,13 +63,14 @@ export async function fetchFromPeer(
   const digest = target.digest.value;
   // The dial and the answer share one deadline: a peer that misses it stalled this fetch.
   const answerBy = AbortSignal.timeout(deps.idleTimeoutMs);
-  const silent = (what: string) => new PeerSilentError(`${peer} ${what} within ${deps.idleTimeoutMs} ms`);
-  const dialBy = AbortSignal.timeout(DIAL_TIMEOUT_MS);
-  let stream;
+  const dialMs = Math.min(deps.idleTimeoutMs, DIAL_TIMEOUT_MS);
+  const dialBy = AbortSignal.timeout(dialMs);
+  let stream: Stream;
   try {
-    stream = await node.dialProtocol(peer, BLOB_PROTOCOL, { signal: AbortSignal.any([deps.signal, answerBy, dialBy]) });
+    stream = await node.dialProtocol(peer, BLOB_PROTOCOL, { signal: AbortSignal.any([deps.signal, dialBy]) });
   } catch (err) {
-    if (!deps.signal.aborted && (answerBy.aborted || dialBy.aborted)) throw silent('opened no stream');
+    // A refused dial fails at once and costs nothing; one that hangs stalls every fetch that tries it.
+    if (!deps.signal.aborted && dialBy.aborted) throw new PeerSilentError(`${peer} opened no stream within ${dialMs} ms`);
     throw err;
   }
   const reader = new StreamReader(stream);
@@ -78,11 +79,11 @@ export async function fetchFromPeer(
   const signal = AbortSignal.any([deps.signal, idle.signal]);
   try {
     await writeChunk(stream, encodeFrame({ v: WIRE_VERSION, digest, offset: start }), deps.signal);
-    let header;
+    let header: BlobResponse;
     try {
       header = await readFrame(reader, BlobResponse, AbortSignal.any([deps.signal, answerBy]));
     } catch (err) {
-      if (!deps.signal.aborted && answerBy.aborted) throw silent('sent no answer');
+      if (!deps.signal.aborted && answerBy.aborted) throw new PeerSilentError(`${peer} sent no answer within ${deps.idleTimeoutMs} ms`);
       throw err;
     }
     if (header.status === 'not_found') throw new PeerLacksBlobError(`${peer} does not hold ${digest}`);

@@ -288,8 +288,9 @@ class FsBlobWriter implements BlobWriter {
 
   async reserve(size: number): Promise<void> {
     if (this.finished) throw new Error('reserve after commit/abort');
-    this.verifier.expect(size);
+    this.verifier.checkDeclared(size);
     await this.hold(size);
+    this.verifier.expect(size);
   }
 
   private async hold(bytes: number, ahead = 0): Promise<void> {

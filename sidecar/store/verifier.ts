@@ -24,12 +24,17 @@ export class DigestVerifier {
     return this.expectedBytes;
   }
 
-  /** Holds the bytes to `size`, once a source has declared it; refused if it disagrees with what is known. */
-  expect(size: number): void {
+  /** Throws unless `size` may be declared now: it agrees with the expected size and the bytes seen. */
+  checkDeclared(size: number): void {
     if (this.expectedBytes !== undefined && size !== this.expectedBytes) {
       throw new OciError('SIZE_INVALID', `a size of ${size} bytes was declared for ${this.digest}, expected ${this.expectedBytes}`);
     }
     if (size < this.bytes) throw new OciError('SIZE_INVALID', `a size of ${size} bytes was declared for ${this.digest} after ${this.bytes} bytes`);
+  }
+
+  /** Holds the bytes to `size`, once a source has declared it. */
+  expect(size: number): void {
+    this.checkDeclared(size);
     this.expectedBytes = size;
   }
 

@@ -1,6 +1,7 @@
 // A libp2p peer that speaks the sidecars' protocols but keeps none of their rules: it accepts any
 // DHT record (so it can put ones a sidecar would refuse) and answers blob requests however a test
 // says. Used to play an attacker inside the swarm against a real sidecar on loopback.
+import '../../sidecar/polyfills.js';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';

@@ -25,9 +25,16 @@ const stalled = makeBlob(256 * 1024);
 const stalledAgain = makeBlob(256 * 1024);
 const byDigest = new Map([lied, stalled, stalledAgain].map((blob) => [blob.digest, blob.bytes]));
 
+const edgeWaiters = new Map<string, () => void>();
+/** Resolves when the edge gets its first GET for `digest`. */
+function edgeAsked(digest: string): Promise<void> {
+  return new Promise((resolve) => edgeWaiters.set(digest, resolve));
+}
+
 // The honest last resort: the edge serves every blob of library/app.
 const edge = http.createServer((req, res) => {
   const digest = /^\/v2\/library\/app\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '')?.[1];
+  if (digest) edgeWaiters.get(digest)?.();
   const bytes = digest ? byDigest.get(digest) : undefined;
   if (!bytes) {
     res.writeHead(404).end();
@@ -62,25 +69,19 @@ afterAll(async () => {
   await new Promise((resolve) => edge.close(resolve));
 });
 
-/** Largest temp file of a write in flight seen in the victim's store while `work` runs. */
-async function largestPartDuring<T>(work: Promise<T>): Promise<{ result: T; largest: number }> {
+/** Largest temp file of a write in flight seen in the victim's store until `until` settles. */
+async function largestPartUntil(until: Promise<unknown>): Promise<number> {
   const dir = join(victim.dir, 'blobs', 'sha256');
   let largest = 0;
   let done = false;
-  const watching = (async () => {
-    while (!done) {
-      for (const name of await readdir(dir).catch(() => [])) {
-        if (name.endsWith('.part')) largest = Math.max(largest, (await stat(join(dir, name)).catch(() => ({ size: 0 }))).size);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 5));
+  void until.finally(() => (done = true));
+  while (!done) {
+    for (const name of await readdir(dir).catch(() => [])) {
+      if (name.endsWith('.part')) largest = Math.max(largest, (await stat(join(dir, name)).catch(() => ({ size: 0 }))).size);
     }
-  })();
-  try {
-    return { result: await work, largest };
-  } finally {
-    done = true;
-    await watching;
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
+  return largest;
 }
 
 describe('P2P bounds against a peer inside the swarm', () => {
@@ -96,7 +97,10 @@ describe('P2P bounds against a peer inside the swarm', () => {
       }
       await stream.close();
     });
-    const { result, largest } = await largestPartDuring(hashGet(`${victim.url}/v2/library/app/blobs/${lied.digest}`));
+    const pull = hashGet(`${victim.url}/v2/library/app/blobs/${lied.digest}`);
+    // Watched until the victim gives up on the liar and asks the edge, whose bytes then fill the temp file.
+    const largest = await largestPartUntil(Promise.race([edgeAsked(lied.digest), pull]));
+    const result = await pull;
     expect(rogue.requests.get(lied.digest)).toBe(1);
     expect({ status: result.status, digest: result.digest, source: result.headers['x-fastreg-source'] }).toEqual({ status: 200, digest: lied.digest, source: 'edge' });
     expect(largest).toBe(0);

@@ -146,7 +146,7 @@ describe('FsBlobStore specifics', () => {
     const algoDir = join(dir, 'blobs', 'sha256');
     expect((await readdir(algoDir)).some((name) => name.endsWith('.part'))).toBe(true);
     await mkdir(algoDir, { recursive: true });
-    await writeFile(join(algoDir, 'deadbeef.abc.part'), 'junk');
+    await writeFile(join(algoDir, `${'d'.repeat(64)}.abcdef012345.part`), 'junk');
     const second = await FsBlobStore.open({ dir, capacity: 1e9 });
     expect(await second.stat(blob.digest)).toEqual({ digest: blob.digest.value, size: 20_000 });
     expect((await readdir(algoDir)).filter((name) => name.endsWith('.part'))).toEqual([]);
