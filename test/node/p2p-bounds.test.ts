@@ -84,6 +84,17 @@ async function largestPartUntil(until: Promise<unknown>): Promise<number> {
   return largest;
 }
 
+/** Waits until the victim finds the rogue peer as a provider of `digest`, so the attack is really tried. */
+async function announced(digest: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const body = (await (await fetch(`${victim.url}/providers/${digest}`)).json()) as { providers: { peerId: string }[] };
+      return body.providers.some((provider) => provider.peerId === rogue.peerId);
+    },
+    { timeoutMs: 15_000, what: `the rogue peer announced as a provider of ${digest}` },
+  );
+}
+
 describe('P2P bounds against a peer inside the swarm', () => {
   it('a provider declaring a huge size is refused before any byte is written; the pull gets the blob from the edge', async () => {
     let junkSent = 0;
@@ -97,6 +108,7 @@ describe('P2P bounds against a peer inside the swarm', () => {
       }
       await stream.close();
     });
+    await announced(lied.digest);
     const pull = hashGet(`${victim.url}/v2/library/app/blobs/${lied.digest}`);
     // Watched until the victim gives up on the liar and asks the edge, whose bytes then fill the temp file.
     const largest = await largestPartUntil(Promise.race([edgeAsked(lied.digest), pull]));
@@ -121,6 +133,8 @@ describe('P2P bounds against a peer inside the swarm', () => {
     };
     await rogue.offer(stalled.digest, silence);
     await rogue.offer(stalledAgain.digest, silence);
+    await announced(stalled.digest);
+    await announced(stalledAgain.digest);
     const started = Date.now();
     const first = await hashGet(`${victim.url}/v2/library/app/blobs/${stalled.digest}`);
     expect({ status: first.status, digest: first.digest }).toEqual({ status: 200, digest: stalled.digest });
@@ -136,21 +150,22 @@ describe('P2P bounds against a peer inside the swarm', () => {
   it('kv records dated far ahead, with extra fields or too large are dropped; a later honest put wins', async () => {
     const encode = (record: object) => new TextEncoder().encode(JSON.stringify(record));
     await rogue.putRaw('bounds/future', encode({ v: 1, seq: Number.MAX_SAFE_INTEGER, value: 'evil' }));
-    await rogue.putRaw('bounds/extra', encode({ v: 1, seq: Date.now(), value: 'evil', padding: 'x'.repeat(1_000) }));
+    // Dated a minute ahead (within the allowance), so that either would win over the honest put if taken.
+    await rogue.putRaw('bounds/extra', encode({ v: 1, seq: Date.now() + 60_000, value: 'evil', padding: 'x'.repeat(1_000) }));
     // 16,000 characters but 48,000 bytes: over the 16 KiB value limit.
-    await rogue.putRaw('bounds/huge', encode({ v: 1, seq: Date.now(), value: '€'.repeat(16_000) }));
+    await rogue.putRaw('bounds/huge', encode({ v: 1, seq: Date.now() + 60_000, value: '€'.repeat(16_000) }));
     // A record a little ahead (a clock within the allowed skew) is still taken.
     await rogue.putRaw('bounds/skewed', encode({ v: 1, seq: Date.now() + MAX_KV_CLOCK_SKEW_MS / 2, value: 'skewed but fine' }));
     const get = async (key: string) => {
       const response = await fetch(`${victim.url}/kv/${key}`);
       return { status: response.status, value: ((await response.json()) as { value?: string }).value };
     };
-    expect(await get('bounds/skewed')).toEqual({ status: 200, value: 'skewed but fine' });
     for (const key of ['bounds/future', 'bounds/extra', 'bounds/huge']) {
-      expect(await get(key)).toEqual({ status: 404, value: undefined });
+      expect({ key, ...(await get(key)) }).toEqual({ key, status: 404, value: undefined });
       const put = await fetch(`${victim.url}/kv/${key}`, { method: 'PUT', body: 'honest', headers: { Authorization: `Bearer ${TEST_TOKEN}` } });
       expect(put.status).toBe(201);
-      expect(await get(key)).toEqual({ status: 200, value: 'honest' });
+      expect({ key, ...(await get(key)) }).toEqual({ key, status: 200, value: 'honest' });
     }
+    expect(await get('bounds/skewed')).toEqual({ status: 200, value: 'skewed but fine' });
   });
 });
