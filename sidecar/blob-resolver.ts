@@ -8,6 +8,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { OciError, type Digest } from '../workers/oci/index.js';
 import type { BlobOrigin, EdgeBlobSource } from './edge/edge-source.js';
 import { BlobFill, FillRegistry } from './fill/blob-fill.js';
+import { FillOrigins } from './fill/fill-origins.js';
 import { LocalBlobs, type ByteRange } from './fill/local-blobs.js';
 import type { SidecarHooks } from './hooks.js';
 import type { SidecarMetrics } from './metrics.js';
@@ -60,7 +61,7 @@ export class BlobResolver {
   readonly fills = new FillRegistry();
   readonly local: LocalBlobs;
   /** Fills whose temp file is being created: a second request in that moment joins, not duplicates. */
-  private readonly starting = new Map<string, Promise<BlobFill>>();
+  private readonly starting = new Map<string, { origins: FillOrigins; fill: Promise<BlobFill> }>();
 
   constructor(private readonly deps: ResolverDeps) {
     this.local = new LocalBlobs(deps.store, this.fills);
@@ -68,15 +69,27 @@ export class BlobResolver {
 
   /**
    * A stream of the blob, starting a fill if nobody has started one. Resolves once the size is
-   * known (the first source answered), not when the blob is complete. The edge is asked only when
-   * the origin is known; a digest names the same bytes in every registry, so one fill serves all.
+   * known (the first source answered), not when the blob is complete. A digest names the same
+   * bytes in every registry, so one fill serves all callers; the edge is asked for each caller's
+   * origin in turn (fill-origins.ts), so one repository's refusal never fails another's pull.
    */
   async open(digest: Digest, origin: BlobOrigin | undefined, signal: AbortSignal): Promise<BlobStream> {
-    const local = await this.local.find(digest, signal);
-    if (local) return { digest, ...local };
-    const fill = this.fills.get(digest) ?? (await this.startFill(digest, origin));
-    const size = await fill.sized(signal);
-    return { digest, size, source: fill.source, read: (range, readSignal) => fill.read(range, readSignal) };
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.local.stored(digest);
+      if (stored) return { digest, ...stored };
+      const { fill, heard } = this.join(digest, origin);
+      try {
+        const running = await fill;
+        const size = await running.sized(signal);
+        return { digest, size, source: running.source, read: (range, readSignal) => running.read(range, readSignal) };
+      } catch (err) {
+        // Each caller hears the edge's answer for its own origin, never another origin's.
+        const refused = (await fill.catch(() => undefined))?.origins.refusal(origin);
+        if (refused !== undefined) throw edgeRefusal(refused, digest, origin as BlobOrigin);
+        // The fill failed without asking the edge for this caller's origin: try once for itself.
+        if (heard || attempt > 1 || signal.aborted) throw err;
+      }
+    }
   }
 
   /** Size and source without moving blob bytes: the store, a running fill, else the edge's HEAD. */
@@ -107,29 +120,34 @@ export class BlobResolver {
     }
   }
 
-  private startFill(digest: Digest, origin: BlobOrigin | undefined): Promise<BlobFill> {
-    let pending = this.starting.get(digest.value);
-    if (!pending) {
-      pending = (async () => {
-        const fill = new BlobFill(digest, await this.deps.store.beginWrite(digest));
+  /** The running fill of the digest, else a new one; the caller's origin is added at once, before the fill can fail. */
+  private join(digest: Digest, origin: BlobOrigin | undefined): { fill: Promise<BlobFill>; heard: boolean } {
+    const running = this.fills.get(digest);
+    if (running) return { fill: Promise.resolve(running), heard: running.origins.add(origin) };
+    let start = this.starting.get(digest.value);
+    if (!start) {
+      const origins = new FillOrigins();
+      const fill = (async () => {
+        const fill = new BlobFill(digest, await this.deps.store.beginWrite(digest), origins);
         this.fills.add(fill);
-        void this.drive(fill, origin);
+        void this.drive(fill);
         return fill;
       })().finally(() => this.starting.delete(digest.value));
-      this.starting.set(digest.value, pending);
+      start = { origins, fill };
+      this.starting.set(digest.value, start);
     }
-    return pending;
+    return { fill: start.fill, heard: start.origins.add(origin) };
   }
 
   /** Runs one fill to its end, whoever is still reading: the store keeps the blob for the next client. */
-  private async drive(fill: BlobFill, origin: BlobOrigin | undefined): Promise<void> {
+  private async drive(fill: BlobFill): Promise<void> {
     const signal = AbortSignal.any([this.deps.signal, AbortSignal.timeout(FETCH_TIMEOUT_MS)]);
     const contributors = new Set<string>();
     try {
       let complete = await this.fillFromPeers(fill, [], { lookup: true, contributors, signal });
-      if (!complete) complete = await this.fillFromEdge(fill, origin, contributors, signal);
+      if (!complete) complete = await this.fillFromEdge(fill, contributors, signal);
       if (!complete) {
-        throw new OciError('BLOB_UNKNOWN', `blob ${fill.digest.value} is not held here, by any reachable peer${this.deps.edge && origin ? ', or by the edge' : ''}`);
+        throw new OciError('BLOB_UNKNOWN', `blob ${fill.digest.value} is not held here, by any reachable peer${this.deps.edge && fill.origins.size > 0 ? ', or by the edge' : ''}`);
       }
       try {
         await fill.complete();
@@ -211,20 +229,34 @@ export class BlobResolver {
   }
 
   /**
-   * The edge: it serves the blob (this sidecar is its site's filler, so it is announced now, while
-   * it fills), or points at the site's filler, streamed over P2P; if that fails, the edge is asked
-   * again and told so, and serves the blob itself. A partial fill continues with a Range.
+   * The edge, asked for each origin of the fill in turn until one is served: a refusal (404 or
+   * another 4xx) concerns that repository only, and is recorded for its callers.
    */
-  private async fillFromEdge(fill: BlobFill, origin: BlobOrigin | undefined, contributors: Set<string>, signal: AbortSignal): Promise<boolean> {
+  private async fillFromEdge(fill: BlobFill, contributors: Set<string>, signal: AbortSignal): Promise<boolean> {
     const edge = this.deps.edge;
-    if (!edge || !origin) return false;
+    if (!edge) return false;
+    for (let origin = fill.origins.next(); origin; origin = fill.origins.next()) {
+      const status = await this.fillFromEdgeAs(edge, fill, origin, contributors, signal);
+      if (status === undefined) return true;
+      fill.origins.refuse(origin, status);
+    }
+    return false;
+  }
+
+  /**
+   * The edge for one origin: it serves the blob (this sidecar is its site's filler, so it is
+   * announced now, while it fills), or points at the site's filler, streamed over P2P; if that
+   * fails, the edge is asked again and told so, and serves the blob itself. A partial fill
+   * continues with a Range. Returns undefined once the fill has every byte, else the refusal's status.
+   */
+  private async fillFromEdgeAs(edge: EdgeBlobSource, fill: BlobFill, origin: BlobOrigin, contributors: Set<string>, signal: AbortSignal): Promise<number | undefined> {
     let fillerFailed: string | undefined;
     for (let round = 0; round < EDGE_ROUNDS; round++) {
       const answer = await edge.fetchBlob(origin, fill.digest, { offset: fill.written, fillerFailed, signal });
-      if (answer.kind === 'missing') return false;
+      if (answer.kind === 'missing') return answer.status;
       if (answer.kind === 'filler') {
         const filler = toCandidate(answer.peerId, answer.multiaddrs);
-        if (await this.fillFromPeers(fill, filler, { lookup: false, contributors, signal })) return true;
+        if (await this.fillFromPeers(fill, filler, { lookup: false, contributors, signal })) return undefined;
         fillerFailed = answer.peerId;
         continue;
       }
@@ -233,7 +265,7 @@ export class BlobResolver {
         throw new OciError('UPSTREAM_FAILED', `edge answered from byte ${answer.offset}, asked ${fill.written}`);
       }
       fill.source = 'edge';
-      if (answer.size !== undefined) fill.setSize(answer.size);
+      if (answer.size !== undefined) await fill.setSize(answer.size);
       if (fill.written === 0) void this.announce(fill.digest);
       const before = fill.written;
       try {
@@ -250,9 +282,9 @@ export class BlobResolver {
         this.deps.log(`edge body of ${fill.digest.value} cut at ${fill.written} bytes, continuing with a Range: ${(err as Error).message}`);
         continue;
       }
-      return true;
+      return undefined;
     }
-    return false;
+    return 404;
   }
 
   private penalize(peer: PeerId | string, reason: string): void {
@@ -285,6 +317,13 @@ function parseMultiaddr(text: string): Multiaddr[] {
   } catch {
     return [];
   }
+}
+
+/** What the edge's refusal of one origin means to that origin's callers. */
+function edgeRefusal(status: number, digest: Digest, origin: BlobOrigin): OciError {
+  const where = `${origin.ns ? `${origin.ns}/` : ''}${origin.name}`;
+  if (status === 404) return new OciError('BLOB_UNKNOWN', `blob ${digest.value} is not held here, by any reachable peer, or by the edge for ${where}`);
+  return new OciError('UPSTREAM_FAILED', `edge answered ${status} for ${digest.value} in ${where}`);
 }
 
 /** Errors that a retry of the same bytes cannot fix (too many bytes, a size that disagrees). */

@@ -15,8 +15,8 @@ export type EdgeAnswer =
   | { kind: 'blob'; body: AsyncIterable<Uint8Array>; size?: number; offset: number }
   /** Another sidecar of this site is filling the blob from the edge: stream it from that peer. */
   | { kind: 'filler'; peerId: string; multiaddrs: string[] }
-  /** The edge does not have it and cannot get it. */
-  | { kind: 'missing' };
+  /** The edge does not have it and cannot get it for this origin: a 404, or another 4xx `status`. */
+  | { kind: 'missing'; status: number };
 
 export interface EdgeFetchOptions {
   /** Ask for the bytes from here on (a transfer resumed after a peer was cut). */
@@ -74,9 +74,10 @@ export class HttpEdgeSource implements EdgeBlobSource {
       url = next;
       response = await this.send(url, 'GET', headers, options.signal);
     }
-    if (response.status === 404) {
+    // A refusal is about this repository: the caller may ask again for another one.
+    if (response.status >= 400 && response.status < 500 && response.status !== 416) {
       await response.body?.cancel();
-      return { kind: 'missing' };
+      return { kind: 'missing', status: response.status };
     }
     if ((response.status !== 200 && response.status !== 206) || !response.body) {
       await response.body?.cancel();

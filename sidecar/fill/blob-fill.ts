@@ -5,6 +5,7 @@
 // and when the check fails every stream errors and nothing is stored.
 import { OciError, type Digest } from '../../workers/oci/index.js';
 import type { BlobInfo, BlobWriter } from '../store/blob-store.js';
+import { FillOrigins } from './fill-origins.js';
 
 export type FillSource = 'p2p' | 'edge';
 export type FillState = 'filling' | 'done' | 'failed';
@@ -25,6 +26,8 @@ export class BlobFill {
   constructor(
     readonly digest: Digest,
     private readonly writer: BlobWriter,
+    /** Where callers asked for the blob: the edge is asked for each in turn. */
+    readonly origins = new FillOrigins(),
   ) {
     this.unsubscribe = writer.onReadable(() => this.wake());
   }
@@ -46,11 +49,16 @@ export class BlobFill {
     return this.failure;
   }
 
-  /** Records the full size, once a source has said it; a source that disagrees is refused. */
-  setSize(size: number): void {
-    if (this.sizeValue !== undefined && this.sizeValue !== size) {
+  /**
+   * Records the full size, once a source has said it. A size that disagrees with another source's,
+   * or that the store cannot hold, is refused before any byte of that source is written.
+   */
+  async setSize(size: number): Promise<void> {
+    if (this.sizeValue === size) return;
+    if (this.sizeValue !== undefined) {
       throw new OciError('SIZE_INVALID', `a source says ${this.digest.value} has ${size} bytes, another said ${this.sizeValue}`);
     }
+    await this.writer.reserve(size);
     this.sizeValue = size;
     this.wake();
   }

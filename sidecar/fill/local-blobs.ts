@@ -25,21 +25,26 @@ export class LocalBlobs {
 
   /** The stored blob, else the filling one once its size is known (throws if that fill fails first). */
   async find(digest: Digest, signal: AbortSignal): Promise<LocalBlob | undefined> {
-    const info = await this.store.stat(digest);
-    const store = this.store;
-    if (info) {
-      return {
-        size: info.size,
-        source: 'local',
-        read: (range) =>
-          (async function* () {
-            yield* await store.open(digest, range);
-          })(),
-      };
-    }
+    const stored = await this.stored(digest);
+    if (stored) return stored;
     const fill = this.fills.get(digest);
     if (!fill) return undefined;
     const size = await fill.sized(signal);
     return { size, source: fill.source, read: (range, readSignal) => fill.read(range, readSignal) };
+  }
+
+  /** The blob when the store holds it whole. */
+  async stored(digest: Digest): Promise<LocalBlob | undefined> {
+    const info = await this.store.stat(digest);
+    if (!info) return undefined;
+    const store = this.store;
+    return {
+      size: info.size,
+      source: 'local',
+      read: (range) =>
+        (async function* () {
+          yield* await store.open(digest, range);
+        })(),
+    };
   }
 }

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Digest } from '../../workers/oci/index.js';
 import { DHT_QUERY_TIMEOUT_MS } from './constants.js';
 import type { SidecarLibp2p } from './create-node.js';
-import { decodeEnvelope, dhtKey, encodeEnvelope, selectKvRecord, type KvEnvelope } from './kv-record.js';
+import { decodeEnvelope, dhtKey, encodeEnvelope, isValidEnvelope, selectKvRecord, type KvEnvelope } from './kv-record.js';
 
 const RAW_CODEC = 0x55;
 const MULTIHASH_CODE = { sha256: 0x12, sha512: 0x13 } as const;
@@ -112,8 +112,10 @@ export class DhtRouter {
     } catch (err) {
       if (values.length === 0 && !isNotFound(err)) throw err;
     }
-    if (values.length === 0) return undefined;
-    return decodeEnvelope(values[selectKvRecord(new Uint8Array(), values)] as Uint8Array);
+    // Peers' answers are checked again here: a malformed or far-future record never wins.
+    const valid = values.filter((value) => isValidEnvelope(value));
+    if (valid.length === 0) return undefined;
+    return decodeEnvelope(valid[selectKvRecord(new Uint8Array(), valid)] as Uint8Array);
   }
 }
 

@@ -1,15 +1,12 @@
-import type { PeerId } from '@libp2p/interface';
+import type { PeerId, Stream } from '@libp2p/interface';
 import { BLOB_PROTOCOL, DIAL_TIMEOUT_MS } from '../node/constants.js';
 import type { SidecarLibp2p } from '../node/create-node.js';
 import type { SidecarHooks } from '../hooks.js';
 import type { SidecarMetrics } from '../metrics.js';
-import type { Digest } from '../../workers/oci/index.js';
+import { isOciError, type Digest } from '../../workers/oci/index.js';
 import { IdleWatchdog } from './idle-watchdog.js';
 import { StreamReader, writeChunk } from './stream-io.js';
 import { BlobResponse, ProtocolError, WIRE_VERSION, encodeFrame, readFrame, type PeerPointer } from './wire.js';
-
-/** Longer than the server's wait for a filling blob's size (blob-server.ts SIZE_WAIT_MS). */
-const RESPONSE_HEADER_TIMEOUT_MS = 35_000;
 
 /** The peer answered but does not hold the blob: try the next provider, no penalty. */
 export class PeerLacksBlobError extends Error {
@@ -19,6 +16,11 @@ export class PeerLacksBlobError extends Error {
 /** The peer misbehaved at the protocol level (wrong size, too many bytes): penalize it. */
 export class PeerMisbehavedError extends Error {
   override name = 'PeerMisbehavedError';
+}
+
+/** The peer did not open the stream or answer within the deadline: it stalls fetches, so it is penalized too. */
+export class PeerSilentError extends PeerMisbehavedError {
+  override name = 'PeerSilentError';
 }
 
 /** The peer streams this blob to as many peers as it allows; `peers` receive it from it now. */
@@ -37,8 +39,8 @@ export interface FetchTarget {
   readonly digest: Digest;
   readonly written: number;
   readonly size: number | undefined;
-  /** Throws when the size disagrees with what another source said. */
-  setSize(size: number): void;
+  /** Throws when the size disagrees with what another source said, or when the store cannot hold it. */
+  setSize(size: number): Promise<void>;
   write(chunk: Uint8Array): Promise<void>;
 }
 
@@ -59,16 +61,31 @@ export async function fetchFromPeer(
   deps: { metrics: SidecarMetrics; hooks: SidecarHooks; idleTimeoutMs: number; signal: AbortSignal },
 ): Promise<PeerFetchResult> {
   const digest = target.digest.value;
-  const dialSignal = AbortSignal.any([deps.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]);
-  const stream = await node.dialProtocol(peer, BLOB_PROTOCOL, { signal: dialSignal });
+  // The dial and the answer share one deadline: a peer that misses it stalled this fetch.
+  const answerBy = AbortSignal.timeout(deps.idleTimeoutMs);
+  const dialMs = Math.min(deps.idleTimeoutMs, DIAL_TIMEOUT_MS);
+  const dialBy = AbortSignal.timeout(dialMs);
+  let stream: Stream;
+  try {
+    stream = await node.dialProtocol(peer, BLOB_PROTOCOL, { signal: AbortSignal.any([deps.signal, dialBy]) });
+  } catch (err) {
+    // A refused dial fails at once and costs nothing; one that hangs stalls every fetch that tries it.
+    if (!deps.signal.aborted && dialBy.aborted) throw new PeerSilentError(`${peer} opened no stream within ${dialMs} ms`);
+    throw err;
+  }
   const reader = new StreamReader(stream);
   const start = target.written;
   const idle = new IdleWatchdog(deps.idleTimeoutMs, `fetch of ${digest} from ${peer}`);
   const signal = AbortSignal.any([deps.signal, idle.signal]);
   try {
     await writeChunk(stream, encodeFrame({ v: WIRE_VERSION, digest, offset: start }), deps.signal);
-    // A peer that has just started filling answers once its own source said the size.
-    const header = await readFrame(reader, BlobResponse, AbortSignal.any([deps.signal, AbortSignal.timeout(RESPONSE_HEADER_TIMEOUT_MS)]));
+    let header: BlobResponse;
+    try {
+      header = await readFrame(reader, BlobResponse, AbortSignal.any([deps.signal, answerBy]));
+    } catch (err) {
+      if (!deps.signal.aborted && answerBy.aborted) throw new PeerSilentError(`${peer} sent no answer within ${deps.idleTimeoutMs} ms`);
+      throw err;
+    }
     if (header.status === 'not_found') throw new PeerLacksBlobError(`${peer} does not hold ${digest}`);
     if (header.status === 'busy') throw new PeerBusyError(`${peer} is streaming ${digest} to as many peers as it allows`, header.peers ?? []);
     if (header.status !== 'ok' || header.size === undefined) {
@@ -76,9 +93,11 @@ export async function fetchFromPeer(
     }
     if (header.offset !== start) throw new PeerMisbehavedError(`${peer} answered offset ${header.offset}, asked ${start}`);
     try {
-      target.setSize(header.size);
+      // Before any byte is read: a size the store cannot hold is refused with nothing written.
+      await target.setSize(header.size);
     } catch (err) {
-      throw new PeerMisbehavedError(`${peer}: ${(err as Error).message}`);
+      if (isOciError(err) && err.code === 'SIZE_INVALID') throw new PeerMisbehavedError(`${peer}: ${err.message}`);
+      throw err;
     }
     const size = header.size;
     for (;;) {

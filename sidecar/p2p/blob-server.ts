@@ -9,8 +9,12 @@ import { StreamReader, writeChunk } from './stream-io.js';
 import { BlobRequest, ProtocolError, WIRE_VERSION, encodeFrame, readFrame, type BlobResponse, type PeerPointer } from './wire.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;
-/** How long a request for a blob whose fill has not learnt its size yet waits for it. */
-const SIZE_WAIT_MS = 30_000;
+/**
+ * How long a request for a blob whose fill has not learnt its size yet waits for it: below the
+ * default time a fetcher waits for an answer (--peer-idle-timeout), so an honest peer answers
+ * `not_found` before it is taken for a silent one and penalized.
+ */
+const SIZE_WAIT_MS = 10_000;
 
 export interface BlobServerDeps {
   blobs: LocalBlobs;

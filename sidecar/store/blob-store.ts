@@ -11,6 +11,8 @@ export interface BlobInfo {
 
 export interface BlobUsage {
   bytes: number;
+  /** Capacity held for writes in flight (their declared size, or the bytes so far when none was declared). */
+  reserved: number;
   count: number;
   capacity: number;
   evictions: number;
@@ -33,6 +35,13 @@ export interface BlobWriter {
   onReadable(listener: () => void): () => void;
   /** Reads the bytes written so far, and after commit the stored blob (the same file). */
   openReader(): Promise<PartReader>;
+  /**
+   * Declares the blob's full size before its bytes arrive. Refused (SIZE_INVALID) when it disagrees
+   * with the expected size, and (PAYLOAD_TOO_LARGE, or 507 when the blobs in use leave no room)
+   * when the store cannot hold it, so a lying source gets nothing written. The space stays held
+   * for this write until it is committed or aborted.
+   */
+  reserve(size: number): Promise<void>;
   write(chunk: Uint8Array): Promise<void>;
   /** Verifies the digest (and size, if expected) and makes the blob visible under its name. */
   commit(): Promise<BlobInfo>;

@@ -7,6 +7,11 @@ import { checkedRange, putVia, type BlobInfo, type BlobStore, type BlobUsage, ty
 import { DigestVerifier } from './verifier.js';
 
 const TEMP_SUFFIX = '.part';
+/** Names the store writes: `<hex>` for a blob, `<hex>.<12 hex>.part` while it is written. */
+const BLOB_NAME = { sha256: /^[a-f0-9]{64}$/, sha512: /^[a-f0-9]{128}$/ };
+const TEMP_NAME = { sha256: /^[a-f0-9]{64}\.[a-f0-9]{12}\.part$/, sha512: /^[a-f0-9]{128}\.[a-f0-9]{12}\.part$/ };
+/** A write of undeclared size holds capacity in steps of this many bytes as it grows. */
+const RESERVE_STEP_BYTES = 4 * 1024 * 1024;
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /** How long a partial write batch waits for more bytes before it goes to disk anyway. */
 const FLUSH_DELAY_MS = 5;
@@ -22,6 +27,7 @@ export interface FsBlobStoreOptions {
   /** Bytes; blobs are evicted least-recently-used first to stay under it. */
   capacity: number;
   onEvict?: (info: BlobInfo) => void;
+  log?: (message: string) => void;
 }
 
 /**
@@ -33,9 +39,15 @@ export class FsBlobStore implements BlobStore {
   /** Blobs being read or written; never evicted. */
   private readonly pins = new Map<string, number>();
   private bytes = 0;
+  /** Capacity held by writes in flight; committed blobs count in `bytes` instead. */
+  private reserved = 0;
   private evictions = 0;
 
   private constructor(private readonly options: FsBlobStoreOptions) {}
+
+  private log(message: string): void {
+    (this.options.log ?? ((line: string) => process.stderr.write(`fastreg sidecar: ${line}\n`)))(message);
+  }
 
   static async open(options: FsBlobStoreOptions): Promise<FsBlobStore> {
     const store = new FsBlobStore(options);
@@ -53,20 +65,27 @@ export class FsBlobStore implements BlobStore {
     return join(this.dirFor(key.slice(0, colon)), key.slice(colon + 1));
   }
 
-  /** Indexes stored blobs and removes temp files left by a crash. */
+  /**
+   * Indexes stored blobs and removes temp files left by a crash. Only regular files named like a
+   * digest of their directory's algorithm are indexed; anything else is left alone (and logged), so
+   * a stray file can never come up for eviction.
+   */
   private async load(): Promise<void> {
-    for (const algorithm of ['sha256', 'sha512']) {
+    for (const algorithm of ['sha256', 'sha512'] as const) {
       const dir = this.dirFor(algorithm);
       await mkdir(dir, { recursive: true });
-      for (const name of await readdir(dir)) {
-        const path = join(dir, name);
-        if (name.endsWith(TEMP_SUFFIX)) {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isFile() && TEMP_NAME[algorithm].test(entry.name)) {
           await rm(path, { force: true });
           continue;
         }
-        if (!/^[a-f0-9]+$/.test(name)) continue;
+        if (!entry.isFile() || !BLOB_NAME[algorithm].test(entry.name)) {
+          this.log(`store: ignoring ${path}: not a ${algorithm} blob file`);
+          continue;
+        }
         const info = await stat(path);
-        this.entries.set(`${algorithm}:${name}`, { size: info.size, lastAccess: info.atimeMs });
+        this.entries.set(`${algorithm}:${entry.name}`, { size: info.size, lastAccess: info.atimeMs });
         this.bytes += info.size;
       }
     }
@@ -102,20 +121,31 @@ export class FsBlobStore implements BlobStore {
   async beginWrite(digest: Digest, options: { expectedSize?: number } = {}): Promise<BlobWriter> {
     const canonical = digest.value;
     const finalPath = this.pathFor(canonical);
-    if (options.expectedSize !== undefined) await this.makeRoom(options.expectedSize, canonical);
     const tempPath = `${finalPath}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
-    const handle = await open(tempPath, 'wx', 0o644);
+    const held = options.expectedSize ?? 0;
+    if (held > 0) await this.reserve(held, canonical);
+    let handle: FileHandle;
+    try {
+      handle = await open(tempPath, 'wx', 0o644);
+    } catch (err) {
+      this.reserved -= held;
+      throw err;
+    }
     this.pin(canonical);
-    return new FsBlobWriter(canonical, handle, tempPath, finalPath, new DigestVerifier(digest, options.expectedSize), {
-      publish: async (size) => {
-        await this.makeRoom(size, canonical);
+    return new FsBlobWriter(canonical, handle, tempPath, finalPath, new DigestVerifier(digest, options.expectedSize), held, {
+      reserve: (bytes, ahead) => this.reserve(bytes, canonical, ahead),
+      publish: async (size, holding) => {
         await rename(tempPath, finalPath);
         const previous = this.entries.get(canonical);
         if (previous) this.bytes -= previous.size;
         this.entries.set(canonical, { size, lastAccess: Date.now() });
         this.bytes += size;
+        this.reserved -= holding;
       },
-      done: () => this.unpin(canonical),
+      done: (holding) => {
+        this.reserved -= holding;
+        this.unpin(canonical);
+      },
     });
   }
 
@@ -136,31 +166,49 @@ export class FsBlobStore implements BlobStore {
     return true;
   }
 
+  /** Drops a blob to make room; a file that cannot be removed is logged and left, never failing the write that needed room. */
+  private async evict(canonical: string, entry: Entry): Promise<void> {
+    try {
+      await this.deleteKey(canonical);
+    } catch (err) {
+      this.log(`store: could not remove evicted ${this.pathFor(canonical)}: ${(err as Error).message}`);
+    }
+    this.evictions += 1;
+    this.options.onEvict?.({ digest: canonical, size: entry.size });
+  }
+
   async list(): Promise<BlobInfo[]> {
     return [...this.entries].map(([digest, entry]) => ({ digest, size: entry.size }));
   }
 
   usage(): BlobUsage {
-    return { bytes: this.bytes, count: this.entries.size, capacity: this.options.capacity, evictions: this.evictions };
+    return { bytes: this.bytes, reserved: this.reserved, count: this.entries.size, capacity: this.options.capacity, evictions: this.evictions };
   }
 
-  /** Evicts least-recently-used blobs that nobody is reading or writing until `incoming` fits. */
-  private async makeRoom(incoming: number, keep: string): Promise<void> {
-    if (incoming > this.options.capacity) {
-      throw new OciError('PAYLOAD_TOO_LARGE', `blob of ${incoming} bytes exceeds the store capacity of ${this.options.capacity} bytes`);
+  /**
+   * Holds `incoming` bytes of capacity for a write (and up to `ahead` more, if free without
+   * evicting), evicting least-recently-used blobs that nobody is reading or writing until they
+   * fit. The check and the hold happen in one step, so writes in flight can never together hold
+   * more than the capacity. Returns the bytes held.
+   */
+  private async reserve(incoming: number, keep: string, ahead = 0): Promise<number> {
+    const { capacity } = this.options;
+    if (incoming > capacity) {
+      throw new OciError('PAYLOAD_TOO_LARGE', `blob of ${incoming} bytes exceeds the store capacity of ${capacity} bytes`);
     }
-    if (this.bytes + incoming <= this.options.capacity) return;
-    const candidates = [...this.entries]
-      .filter(([digest]) => digest !== keep && !this.pins.has(digest))
-      .sort(([, a], [, b]) => a.lastAccess - b.lastAccess);
-    for (const [digest, entry] of candidates) {
-      if (this.bytes + incoming <= this.options.capacity) break;
-      await this.deleteKey(digest);
-      this.evictions += 1;
-      this.options.onEvict?.({ digest, size: entry.size });
-    }
-    if (this.bytes + incoming > this.options.capacity) {
-      throw new OciError('UNAVAILABLE', 'store is full of blobs in use; try again later', { status: 507 });
+    const candidates = [...this.entries].sort(([, a], [, b]) => a.lastAccess - b.lastAccess);
+    for (;;) {
+      const free = capacity - this.bytes - this.reserved;
+      if (incoming <= free) {
+        const held = incoming + Math.min(ahead, free - incoming);
+        this.reserved += held;
+        return held;
+      }
+      const next = candidates.shift();
+      if (!next) throw new OciError('UNAVAILABLE', 'store is full of blobs in use; try again later', { status: 507 });
+      const [digest, entry] = next;
+      // Entries may have been read, pinned or dropped while an earlier eviction was awaited.
+      if (digest !== keep && this.entries.get(digest) === entry && !this.pins.has(digest)) await this.evict(digest, entry);
     }
   }
 
@@ -183,8 +231,12 @@ export class FsBlobStore implements BlobStore {
 }
 
 interface WriterHooks {
-  publish(size: number): Promise<void>;
-  done(): void;
+  /** Holds `bytes` more bytes of capacity for the write, and up to `ahead` more if free; returns the bytes held. */
+  reserve(bytes: number, ahead: number): Promise<number>;
+  /** Makes the blob visible and turns the `holding` bytes into its stored size. */
+  publish(size: number, holding: number): Promise<void>;
+  /** Gives back the `holding` bytes (zero after a publish) and the pin. */
+  done(holding: number): void;
 }
 
 class FsBlobWriter implements BlobWriter {
@@ -204,6 +256,8 @@ class FsBlobWriter implements BlobWriter {
     private readonly tempPath: string,
     private readonly finalPath: string,
     private readonly verifier: DigestVerifier,
+    /** Bytes of capacity held for this write: the declared size, or what has arrived so far. */
+    private held: number,
     private readonly hooks: WriterHooks,
   ) {}
 
@@ -232,9 +286,23 @@ class FsBlobWriter implements BlobWriter {
     return fileReader(handle);
   }
 
+  async reserve(size: number): Promise<void> {
+    if (this.finished) throw new Error('reserve after commit/abort');
+    this.verifier.checkDeclared(size);
+    await this.hold(size);
+    this.verifier.expect(size);
+  }
+
+  private async hold(bytes: number, ahead = 0): Promise<void> {
+    if (bytes > this.held) this.held += await this.hooks.reserve(bytes - this.held, ahead);
+  }
+
   async write(chunk: Uint8Array): Promise<void> {
     if (this.finished) throw new Error('write after commit/abort');
     if (this.failure) throw this.failure;
+    const needed = this.verifier.written + chunk.byteLength;
+    // Without a declared size, capacity is held ahead in steps as the bytes arrive.
+    if (needed > this.held) await this.hold(this.verifier.expectedSize ?? needed, this.verifier.expectedSize === undefined ? RESERVE_STEP_BYTES : 0);
     this.verifier.update(chunk);
     // A view, not a copy: received chunks are not reused by libp2p or node streams.
     this.batch.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
@@ -303,9 +371,10 @@ class FsBlobWriter implements BlobWriter {
       const size = this.verifier.finish();
       await this.handle.sync();
       await this.handle.close();
-      await this.hooks.publish(size);
+      await this.hooks.publish(size, this.held);
+      this.held = 0;
       this.finished = true;
-      this.hooks.done();
+      this.hooks.done(0);
       return { digest: this.digest, size };
     } catch (err) {
       await this.abort();
@@ -322,7 +391,9 @@ class FsBlobWriter implements BlobWriter {
     while (this.writing) await this.writing;
     await this.handle.close().catch(() => undefined);
     await rm(this.tempPath, { force: true });
-    this.hooks.done();
+    const holding = this.held;
+    this.held = 0;
+    this.hooks.done(holding);
     this.notify();
   }
 }

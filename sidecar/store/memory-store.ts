@@ -55,6 +55,9 @@ export class MemoryBlobStore implements BlobStore {
           async close() {},
         };
       },
+      async reserve(size) {
+        verifier.expect(size);
+      },
       async write(chunk) {
         verifier.update(chunk);
         chunks.push(chunk.slice());
@@ -87,6 +90,6 @@ export class MemoryBlobStore implements BlobStore {
   usage(): BlobUsage {
     let bytes = 0;
     for (const blob of this.blobs.values()) bytes += blob.byteLength;
-    return { bytes, count: this.blobs.size, capacity: Number.POSITIVE_INFINITY, evictions: 0 };
+    return { bytes, reserved: 0, count: this.blobs.size, capacity: Number.POSITIVE_INFINITY, evictions: 0 };
   }
 }

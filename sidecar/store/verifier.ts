@@ -10,7 +10,7 @@ export class DigestVerifier {
 
   constructor(
     private readonly expected: Digest,
-    readonly expectedSize?: number,
+    private expectedBytes?: number,
   ) {
     this.digest = expected.value;
     this.hash = createHash(expected.algorithm);
@@ -20,9 +20,27 @@ export class DigestVerifier {
     return this.bytes;
   }
 
+  get expectedSize(): number | undefined {
+    return this.expectedBytes;
+  }
+
+  /** Throws unless `size` may be declared now: it agrees with the expected size and the bytes seen. */
+  checkDeclared(size: number): void {
+    if (this.expectedBytes !== undefined && size !== this.expectedBytes) {
+      throw new OciError('SIZE_INVALID', `a size of ${size} bytes was declared for ${this.digest}, expected ${this.expectedBytes}`);
+    }
+    if (size < this.bytes) throw new OciError('SIZE_INVALID', `a size of ${size} bytes was declared for ${this.digest} after ${this.bytes} bytes`);
+  }
+
+  /** Holds the bytes to `size`, once a source has declared it. */
+  expect(size: number): void {
+    this.checkDeclared(size);
+    this.expectedBytes = size;
+  }
+
   update(chunk: Uint8Array): void {
-    if (this.expectedSize !== undefined && this.bytes + chunk.byteLength > this.expectedSize) {
-      throw new OciError('SIZE_INVALID', `more than the expected ${this.expectedSize} bytes for ${this.digest}`);
+    if (this.expectedBytes !== undefined && this.bytes + chunk.byteLength > this.expectedBytes) {
+      throw new OciError('SIZE_INVALID', `more than the expected ${this.expectedBytes} bytes for ${this.digest}`);
     }
     this.hash.update(chunk);
     this.bytes += chunk.byteLength;
@@ -30,8 +48,8 @@ export class DigestVerifier {
 
   /** Throws DIGEST_INVALID / SIZE_INVALID unless the bytes seen match. */
   finish(): number {
-    if (this.expectedSize !== undefined && this.bytes !== this.expectedSize) {
-      throw new OciError('SIZE_INVALID', `got ${this.bytes} bytes for ${this.digest}, expected ${this.expectedSize}`);
+    if (this.expectedBytes !== undefined && this.bytes !== this.expectedBytes) {
+      throw new OciError('SIZE_INVALID', `got ${this.bytes} bytes for ${this.digest}, expected ${this.expectedBytes}`);
     }
     const actual = `${this.expected.algorithm}:${this.hash.digest('hex')}`;
     if (actual !== this.digest) throw digestMismatch(this.digest, actual);

@@ -36,7 +36,7 @@ describe.each(implementations)('BlobFill over %s', (_name, make) => {
     const store = await make();
     const blob = fixture(1_000_000);
     const fill = new BlobFill(blob.digest, await store.beginWrite(blob.digest));
-    fill.setSize(blob.bytes.length);
+    await fill.setSize(blob.bytes.length);
     const signal = new AbortController().signal;
     const early = follow(fill.read({}, signal));
     const half = 500_000;
@@ -67,7 +67,7 @@ describe.each(implementations)('BlobFill over %s', (_name, make) => {
     const store = await make();
     const blob = fixture(300_000);
     const fill = new BlobFill(blob.digest, await store.beginWrite(blob.digest));
-    fill.setSize(blob.bytes.length);
+    await fill.setSize(blob.bytes.length);
     const signal = new AbortController().signal;
     const readers = [follow(fill.read({}, signal)), follow(fill.read({ offset: 1000 }, signal))];
     const corrupt = Buffer.from(blob.bytes);
@@ -92,9 +92,9 @@ describe.each(implementations)('BlobFill over %s', (_name, make) => {
     const fill = new BlobFill(blob.digest, await store.beginWrite(blob.digest));
     const signal = new AbortController().signal;
     const sized = fill.sized(signal);
-    fill.setSize(10_000);
+    await fill.setSize(10_000);
     expect(await sized).toBe(10_000);
-    expect(() => fill.setSize(9_999)).toThrow(/another said 10000/);
+    await expect(fill.setSize(9_999)).rejects.toThrow(/another said 10000/);
     const other = new BlobFill(blob.digest, await store.beginWrite(blob.digest));
     const waiting = other.sized(signal);
     other.fail(new Error('no source'));

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OciError, parseDigest } from '../../workers/oci/index.js';
@@ -16,6 +16,13 @@ const fixture = blobFixture;
 
 async function* chunks(bytes: Uint8Array, size = 7_777): AsyncGenerator<Uint8Array> {
   for (let at = 0; at < bytes.byteLength; at += size) yield bytes.subarray(at, at + size);
+}
+
+/** Sizes of the temp files of writes in flight. */
+async function partSizes(dir: string): Promise<number[]> {
+  const algoDir = join(dir, 'blobs', 'sha256');
+  const names = (await readdir(algoDir)).filter((name) => name.endsWith('.part'));
+  return Promise.all(names.map(async (name) => (await stat(join(algoDir, name))).size));
 }
 
 async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -139,11 +146,75 @@ describe('FsBlobStore specifics', () => {
     const algoDir = join(dir, 'blobs', 'sha256');
     expect((await readdir(algoDir)).some((name) => name.endsWith('.part'))).toBe(true);
     await mkdir(algoDir, { recursive: true });
-    await writeFile(join(algoDir, 'deadbeef.abc.part'), 'junk');
+    await writeFile(join(algoDir, `${'d'.repeat(64)}.abcdef012345.part`), 'junk');
     const second = await FsBlobStore.open({ dir, capacity: 1e9 });
     expect(await second.stat(blob.digest)).toEqual({ digest: blob.digest.value, size: 20_000 });
     expect((await readdir(algoDir)).filter((name) => name.endsWith('.part'))).toEqual([]);
     expect(await collect(await second.open(blob.digest))).toEqual(Buffer.from(blob.bytes));
+  });
+  it('a declared size is checked before any byte: above the expected size or the capacity it is refused', async () => {
+    const dir = await makeTempDir('declared');
+    dirs.push(dir);
+    const store = await FsBlobStore.open({ dir, capacity: 200_000 });
+    const blob = fixture(50_000);
+    const expected = await store.beginWrite(blob.digest, { expectedSize: 50_000 });
+    await expect(expected.reserve(10 ** 15)).rejects.toMatchObject({ code: 'SIZE_INVALID' });
+    await expected.abort();
+    const unknown = await store.beginWrite(blob.digest);
+    await expect(unknown.reserve(10 ** 15)).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(store.usage().reserved).toBe(0);
+    expect(await partSizes(dir)).toEqual([0]);
+    // An honest declaration still goes through on the same writer.
+    await unknown.reserve(50_000);
+    for await (const chunk of chunks(blob.bytes)) await unknown.write(chunk);
+    await expect(unknown.commit()).resolves.toEqual({ digest: blob.digest.value, size: 50_000 });
+    expect(store.usage()).toMatchObject({ bytes: 50_000, reserved: 0 });
+  });
+
+  it('writes in flight hold their declared size (or what they wrote) against the capacity', async () => {
+    const dir = await makeTempDir('inflight');
+    dirs.push(dir);
+    const store = await FsBlobStore.open({ dir, capacity: 250_000 });
+    const [a, b, c] = [fixture(100_000), fixture(100_000), fixture(100_000)];
+    const first = await store.beginWrite(a.digest);
+    await first.reserve(100_000);
+    const second = await store.beginWrite(b.digest, { expectedSize: 100_000 });
+    expect(store.usage()).toMatchObject({ bytes: 0, reserved: 200_000 });
+    // Two fills of 100 kB not written yet leave no room for a third: it is refused, nothing written.
+    const third = await store.beginWrite(c.digest);
+    await expect(third.reserve(100_000)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    // A write of undeclared size holds what it writes, so it cannot overrun the capacity either.
+    await expect((async () => {
+      for await (const chunk of chunks(c.bytes)) await third.write(chunk);
+    })()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await third.abort();
+    await first.abort();
+    expect(store.usage().reserved).toBe(100_000);
+    for await (const chunk of chunks(b.bytes)) await second.write(chunk);
+    await second.commit();
+    expect(store.usage()).toMatchObject({ bytes: 100_000, reserved: 0 });
+  });
+
+  it('indexes only blob file names; a stray file or directory is logged and never breaks eviction', async () => {
+    const dir = await makeTempDir('stray');
+    dirs.push(dir);
+    const algoDir = join(dir, 'blobs', 'sha256');
+    await mkdir(algoDir, { recursive: true });
+    // Hex names the store never writes: too short, and a directory with a digest-like name.
+    await writeFile(join(algoDir, 'abc'), Buffer.alloc(40_000));
+    await mkdir(join(algoDir, 'f'.repeat(64)));
+    await writeFile(join(algoDir, 'notes.txt'), 'hello');
+    const logs: string[] = [];
+    const store = await FsBlobStore.open({ dir, capacity: 150_000, log: (line) => logs.push(line) });
+    expect(store.usage()).toMatchObject({ bytes: 0, count: 0 });
+    expect(logs.filter((line) => /ignoring/.test(line))).toHaveLength(3);
+    // Near capacity every write needs an eviction; none of them may hit the stray entries.
+    for (const blob of [fixture(100_000), fixture(100_000), fixture(100_000)]) {
+      await store.put(chunks(blob.bytes), blob.digest, { expectedSize: 100_000 });
+      expect(await store.has(blob.digest)).toBe(true);
+    }
+    expect(store.usage()).toMatchObject({ count: 1, evictions: 2 });
+    expect((await readdir(algoDir)).sort()).toEqual(expect.arrayContaining(['abc', 'f'.repeat(64), 'notes.txt']));
   });
 });
 
