@@ -54,7 +54,8 @@ export class EdgeSession {
 
   /**
    * Enrolls, retrying while the edge is unreachable or failing (a sidecar without the swarm key
-   * cannot join the private network, so start waits); a refused token or key fails at once.
+   * cannot join the private network, so start waits); a refused token or key, or an edge without
+   * enrollment, fails at once.
    */
   static async open(options: { edgeUrl: string; enrollToken: string; privateKey: PrivateKey; signal: AbortSignal; log: (message: string) => void }): Promise<EdgeSession> {
     const attempt = (signal: AbortSignal) => enroll({ ...options, signal });
@@ -99,6 +100,7 @@ export class EdgeSession {
   }
 }
 
+/** A 4xx other than 408/429 will not change by retrying: a wrong token or key, or a URL that is not an edge with enrollment (404). */
 function isRefusal(err: unknown): boolean {
-  return err instanceof EdgeHttpError && (err.status === 401 || err.status === 403);
+  return err instanceof EdgeHttpError && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
 }

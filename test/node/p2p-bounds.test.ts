@@ -54,6 +54,8 @@ beforeAll(async () => {
   victim = await startSidecar({
     name: 'victim',
     bootstrap: [rogue.addr],
+    // The fake edge has no enrollment: the victim fetches anonymously and joins an open swarm.
+    env: { FASTREG_ENROLL_TOKEN: '' },
     args: ['--edge', edgeUrl, '--peer-idle-timeout', String(IDLE_TIMEOUT_MS)],
   });
   await waitFor(() => rogue.node.getConnections().some((connection) => connection.remotePeer.toString() === victim.peerId), {

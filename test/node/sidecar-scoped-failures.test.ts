@@ -50,7 +50,7 @@ let sidecar: SidecarProcess;
 beforeAll(async () => {
   await new Promise<void>((resolve) => edge.listen(0, '127.0.0.1', resolve));
   const edgeUrl = `http://127.0.0.1:${(edge.address() as AddressInfo).port}`;
-  sidecar = await startSidecar({ name: 'scoped', args: ['--edge', edgeUrl] });
+  sidecar = await startSidecar({ name: 'scoped', env: { FASTREG_ENROLL_TOKEN: '' }, args: ['--edge', edgeUrl] }); // the fake edge has no enrollment
 });
 
 afterAll(async () => {
