@@ -1,3 +1,5 @@
+import { MinHeap } from './min-heap.js';
+
 // Resources with bandwidth sharing: every flow uses some resources (a NIC direction, a WAN link, the
 // edge's egress, a process's CPU), each with a weight (bytes → units of that resource, e.g. core
 // seconds per byte for a CPU), and may have a cap of its own. Rates are the weighted max-min fair
@@ -107,42 +109,20 @@ interface LevelEntry {
   version: number;
 }
 
-/** A min-heap of resource levels; an entry whose resource has moved on since is skipped. */
+/** Resource levels, lowest first; an entry whose resource has moved on since is skipped. */
 class LevelHeap {
-  private readonly items: LevelEntry[] = [];
+  private readonly heap = new MinHeap<LevelEntry>((a, b) => a.level < b.level);
 
   push(level: number, resource: Resource, version: number): void {
-    const items = this.items;
-    items.push({ level, resource, version });
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (items[parent]!.level <= items[i]!.level) break;
-      [items[i], items[parent]] = [items[parent]!, items[i]!];
-      i = parent;
-    }
+    this.heap.push({ level, resource, version });
   }
 
   peek(): LevelEntry | undefined {
-    while (this.items.length > 0 && this.items[0]!.version !== this.items[0]!.resource.version) this.pop();
-    return this.items[0];
+    for (let top = this.heap.peek(); top !== undefined && top.version !== top.resource.version; top = this.heap.peek()) this.heap.pop();
+    return this.heap.peek();
   }
 
   pop(): void {
-    const items = this.items;
-    const last = items.pop();
-    if (last === undefined || items.length === 0) return;
-    items[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < items.length && items[l]!.level < items[m]!.level) m = l;
-      if (r < items.length && items[r]!.level < items[m]!.level) m = r;
-      if (m === i) break;
-      [items[i], items[m]] = [items[m]!, items[i]!];
-      i = m;
-    }
+    this.heap.pop();
   }
 }
