@@ -22,10 +22,10 @@ export class Edge {
 
   constructor(private readonly world: World) {}
 
-  /** The site's filler for `layer`: `sidecar` itself when it gets the claim. */
-  claim(sidecar: Sidecar, layer: number): Sidecar {
+  /** The site's filler for `layer`: `sidecar` itself when it gets the claim (or replaces a filler it could not stream from). */
+  claim(sidecar: Sidecar, layer: number, fillerFailed: boolean): Sidecar {
     const key = `${sidecar.host.site.index}/${layer}`;
-    const filler = this.claims.get(key) ?? sidecar;
+    const filler = fillerFailed ? sidecar : (this.claims.get(key) ?? sidecar);
     this.claims.set(key, filler);
     return filler;
   }

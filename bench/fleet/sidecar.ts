@@ -138,7 +138,7 @@ export class Sidecar {
   private fromEdge(layer: number, fill: BlobCopy, fillerFailed: boolean): void {
     const { sim, inputs } = this.world;
     sim.after(inputs.sites[this.host.site.index]!.rttSeconds + inputs.edge.leaseSeconds, () => {
-      const filler = fillerFailed ? this : this.edge.claim(this, layer);
+      const filler = this.edge.claim(this, layer, fillerFailed);
       if (filler !== this) {
         this.fromPeers(layer, fill, [filler], 0, () => this.fromEdge(layer, fill, true));
         return;
