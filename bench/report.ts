@@ -1,4 +1,6 @@
 import type { EdgeBenchResult } from './edge-throughput.js';
+import { fleetMarkdown, type FleetReport } from './fleet/fleet-report.js';
+import { table } from './markdown.js';
 import { median } from './median.js';
 import type { BurstSample, LanBurstFigures, LanHostCountResult, LanVariant } from './lan-burst.js';
 import type { LeaseBenchFigures } from './leases.js';
@@ -60,6 +62,8 @@ export interface SuiteReport {
   seconds: number;
   figures: FigureRow[];
   sections: SuiteSections;
+  /** The fleet model, calibrated from this run (absent when it could not run). */
+  fleet?: FleetReport;
 }
 
 const NOT_MEASURED = (figure: string, target: string, note: string): FigureRow => ({ figure, fastreg: '–', baseline: '–', ratio: null, target, verdict: 'not measured', score: null, note });
@@ -470,8 +474,6 @@ export function lanMarkdown(lan: LanBurstFigures): string {
   return out.join('\n');
 }
 
-const cell = (value: unknown) => String(value).replace(/\|/g, '\\|').replace(/\n/g, ' ');
-const table = (head: string[], body: unknown[][]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
 const fmtRatio = (r: number | null) => (r === null ? '–' : r >= 100 ? r.toFixed(0) : r.toFixed(2));
 const mark = (v: Verdict) => (v === 'pass' ? '✅ pass' : v === 'fail' ? '❌ fail' : '– not measured');
 
@@ -574,29 +576,32 @@ export function renderMarkdown(report: SuiteReport): string {
       ),
     );
   }
-  if (p2p.figures) {
-    const p = p2p.figures;
-    out.push('', '## P2P (sidecar to sidecar on loopback)', '');
-    out.push(
-      table(
-        ['figure', 'value'],
-        [
-          ['raw TCP / raw noise+yamux / sidecar P2P (median MB/s)', `${p.rawTcpMBps} / ${p.rawLibp2pMBps} / ${p.sidecarP2pMBps}`],
-          ['per round (MB/s)', `TCP ${p.perRound.rawTcpMBps.join(' ')}; noise+yamux ${p.perRound.rawLibp2pMBps.join(' ')}; sidecar ${p.perRound.sidecarP2pMBps.join(' ')}`],
-          ['sidecar / noise+yamux, sidecar / TCP', `${p.sidecarVsLibp2p} , ${p.sidecarVsTcp}`],
-          [`big blob (${(p.sizeBytes / 2 ** 20).toFixed(0)} MiB) P2P / bridge serve`, `${p.bigBlobP2pMBps} / ${p.sidecarBridgeServeMBps} MB/s`],
-          ['peak RSS sender / receiver; idle (tsx / bundle)', `${p.senderPeakRssMB} / ${p.receiverPeakRssMB} MB; ${p.idleRssTsxMB} / ${p.idleRssBundleMB} MB`],
-          ...(p.fillFanOut
-            ? [[`filling ${(p.fillFanOut.sizeBytes / 2 ** 20).toFixed(0)} MiB read by ${p.fillFanOut.peers} peers + ${p.fillFanOut.clients} HTTP clients: root peak RSS (idle) / peers' peak / time`, `${p.fillFanOut.rootPeakRssMB} (${p.fillFanOut.rootIdleRssMB}) / ${p.fillFanOut.peerPeakRssMB} MB / ${p.fillFanOut.seconds} s`]]
-            : []),
-          [`DHT (${p.dht.nodes} in-process nodes) provide / find first / put / get, median ms`, `${p.dht.provideMs.median} / ${p.dht.findFirstProviderMs.median} / ${p.dht.putMs.median} / ${p.dht.getMs.median}`],
-        ],
-      ),
-    );
-  }
+  if (p2p.figures) out.push('', p2pMarkdown(p2p.figures));
   if (lan.figures) out.push('', lanMarkdown(lan.figures));
+  if (report.fleet) out.push('', fleetMarkdown(report.fleet));
   out.push('', `Raw figures: report.json. Options: \`${JSON.stringify(report.options)}\`.`, '');
   return out.join('\n');
+}
+
+function p2pMarkdown(p: P2pBenchFigures): string {
+  return [
+    '## P2P (sidecar to sidecar on loopback)',
+    '',
+    table(
+      ['figure', 'value'],
+      [
+        ['raw TCP / raw noise+yamux / sidecar P2P (median MB/s)', `${p.rawTcpMBps} / ${p.rawLibp2pMBps} / ${p.sidecarP2pMBps}`],
+        ['per round (MB/s)', `TCP ${p.perRound.rawTcpMBps.join(' ')}; noise+yamux ${p.perRound.rawLibp2pMBps.join(' ')}; sidecar ${p.perRound.sidecarP2pMBps.join(' ')}`],
+        ['sidecar / noise+yamux, sidecar / TCP', `${p.sidecarVsLibp2p} , ${p.sidecarVsTcp}`],
+        [`big blob (${(p.sizeBytes / 2 ** 20).toFixed(0)} MiB) P2P / bridge serve`, `${p.bigBlobP2pMBps} / ${p.sidecarBridgeServeMBps} MB/s`],
+        ['peak RSS sender / receiver; idle (tsx / bundle)', `${p.senderPeakRssMB} / ${p.receiverPeakRssMB} MB; ${p.idleRssTsxMB} / ${p.idleRssBundleMB} MB`],
+        ...(p.fillFanOut
+          ? [[`filling ${(p.fillFanOut.sizeBytes / 2 ** 20).toFixed(0)} MiB read by ${p.fillFanOut.peers} peers + ${p.fillFanOut.clients} HTTP clients: root peak RSS (idle) / peers' peak / time`, `${p.fillFanOut.rootPeakRssMB} (${p.fillFanOut.rootIdleRssMB}) / ${p.fillFanOut.peerPeakRssMB} MB / ${p.fillFanOut.seconds} s`]]
+          : []),
+        [`DHT (${p.dht.nodes} in-process nodes) provide / find first / put / get, median ms`, `${p.dht.provideMs.median} / ${p.dht.findFirstProviderMs.median} / ${p.dht.putMs.median} / ${p.dht.getMs.median}`],
+      ],
+    ),
+  ].join('\n');
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

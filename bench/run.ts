@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { runEdgeBench, type EdgeBenchResult } from './edge-throughput.js';
+import { writeFleetModel } from './fleet/write-fleet.js';
 import { LAN_VARIANTS, runLanBurstBench, type LanVariant } from './lan-burst.js';
 import { runLeaseBench } from './leases.js';
 import { runP2pBench } from './p2p.js';
@@ -173,6 +174,7 @@ const report: SuiteReport = {
   sections,
 };
 mkdirSync(OUT_DIR, { recursive: true });
+report.fleet = writeFleetModel(OUT_DIR, sections, environment, (line) => console.log(`[fleet] ${line}`));
 writeFileSync(path.join(OUT_DIR, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(path.join(OUT_DIR, 'report.md'), renderMarkdown(report));
 writeFileSync(path.join(OUT_DIR, 'report.svg'), renderSvg(report.figures, `FastReg benchmark ${environment.date.slice(0, 16)}Z, ${environment.cores} cores`));

@@ -1,0 +1,107 @@
+import type { Calibration } from './calibration.js';
+import { DEFAULT_MAX_PEER_STREAMS, type FleetInputs, type Policy } from './inputs.js';
+
+// From a calibration to the model's inputs: the LAN bench's testbed (to check the model against
+// its bursts), and a real fleet (what an operator asks about).
+
+const MB = 1e6;
+const MiB = 1024 * 1024;
+/** BLOB_PIECE_BYTES' default (workers/config.ts). */
+const PIECE_MIN_BYTES = 8 * MiB;
+const LAN_RTT_S = 0.0005;
+
+/** Sidecar costs: at each end one core per byte at the measured single-stream rate. */
+function sidecarCosts(cal: Calibration): FleetInputs['sidecarCosts'] {
+  const p2p = 1 / (cal.p2pMBps.value * MB);
+  const http = 1 / (cal.sidecarHttpMBps.value * MB);
+  return { p2pSend: p2p, p2pReceive: p2p, httpServe: http, edgeReceive: http };
+}
+
+function dht(cal: Calibration): FleetInputs['dht'] {
+  return { provideSeconds: cal.dhtProvideMs.value / 1000, findFirstSeconds: cal.dhtFindFirstMs.value / 1000, fullQuerySeconds: cal.dhtQueryMs.value / 1000 };
+}
+
+/**
+ * The LAN bench: `hosts` simulated hosts in one site on one machine, one cold blob. Loopback has no
+ * NIC or WAN limit; what is shared is the machine's cores, the edge's one thread (its fill runs at the
+ * measured cold-pull rate), and the bench process that runs every client.
+ */
+export function testbedInputs(cal: Calibration, hosts: number, policy: Policy): FleetInputs {
+  const cold = cal.lanColdMBps.value * MB;
+  return {
+    sites: [{ hosts, wanBytesPerSec: Infinity, rttSeconds: cal.edgeFirstByteMs.value / 1000 }],
+    layers: [cal.lanBlobBytes.value],
+    hostNicBytesPerSec: Infinity,
+    hostDiskBytesPerSec: Infinity,
+    edge: { perRequestBytesPerSec: Infinity, egressBytesPerSec: Infinity, r2PutBytesPerSec: cold, pieceMinBytes: PIECE_MIN_BYTES, leaseSeconds: cal.leaseMs.value / 1000 },
+    upstream: { bytesPerSec: Infinity, rttSeconds: cal.lanColdFirstByteMs.value / 1000 },
+    policy,
+    maxPeerStreams: DEFAULT_MAX_PEER_STREAMS,
+    chunkBytes: MiB,
+    lanRttSeconds: LAN_RTT_S,
+    dht: dht(cal),
+    dhtPerSite: false,
+    sidecarCosts: sidecarCosts(cal),
+    jitterSeconds: 0,
+    seed: 1,
+    testbed: {
+      cores: cal.cores.value,
+      edgeServe: 1 / (cal.edgeServeMBps.value * MB),
+      edgeFill: 1 / cold,
+      clientReceive: 1 / (cal.lanClientsMBps.value * MB),
+      clientStreamBytesPerSec: cal.lanClientMBps.value * MB,
+    },
+  };
+}
+
+export interface FleetSpec {
+  hosts: number;
+  sites: number;
+  layers: number[];
+  hostBytesPerSec: number;
+  /** Each site's WAN link (bytes/s each way) and round trip to the edge. */
+  wanBytesPerSec: number;
+  wanRttSeconds: number;
+  diskBytesPerSec?: number;
+  edgeEgressBytesPerSec?: number;
+  policy: Policy;
+  maxPeerStreams?: number;
+  jitterSeconds?: number;
+  dhtPerSite?: boolean;
+}
+
+export const FLEET_DEFAULTS = { wanBytesPerSec: 1250 * MB, wanRttSeconds: 0.02, jitterSeconds: 1 };
+/** The model moves a big fleet's LAN bytes in steps of about 1/32 of a layer (at least 4 MiB): each hop down a tree lags one step. */
+const fleetChunk = (layers: number[]) => Math.max(4 * MiB, Math.ceil(Math.max(...layers) / 32));
+
+/** A real fleet: hosts spread evenly over the sites, the edge's and the sidecars' rates as measured. */
+export function fleetInputs(cal: Calibration, spec: FleetSpec): FleetInputs {
+  const sites = Array.from({ length: spec.sites }, (_, s) => ({
+    hosts: Math.floor(spec.hosts / spec.sites) + (s < spec.hosts % spec.sites ? 1 : 0),
+    wanBytesPerSec: spec.wanBytesPerSec,
+    rttSeconds: spec.wanRttSeconds,
+  })).filter((s) => s.hosts > 0);
+  return {
+    sites,
+    layers: spec.layers,
+    hostNicBytesPerSec: spec.hostBytesPerSec,
+    hostDiskBytesPerSec: spec.diskBytesPerSec ?? Infinity,
+    edge: {
+      perRequestBytesPerSec: cal.edgeServeMBps.value * MB,
+      egressBytesPerSec: spec.edgeEgressBytesPerSec ?? Infinity,
+      r2PutBytesPerSec: cal.r2PutMBps.value * MB,
+      pieceMinBytes: PIECE_MIN_BYTES,
+      leaseSeconds: cal.leaseMs.value / 1000,
+    },
+    upstream: { bytesPerSec: cal.upstreamMBps.value * MB, rttSeconds: spec.wanRttSeconds },
+    policy: spec.policy,
+    maxPeerStreams: spec.maxPeerStreams ?? DEFAULT_MAX_PEER_STREAMS,
+    chunkBytes: fleetChunk(spec.layers),
+    lanRttSeconds: LAN_RTT_S,
+    dht: dht(cal),
+    dhtPerSite: spec.dhtPerSite ?? false,
+    sidecarCosts: sidecarCosts(cal),
+    jitterSeconds: spec.jitterSeconds ?? FLEET_DEFAULTS.jitterSeconds,
+    seed: 1,
+  };
+}
