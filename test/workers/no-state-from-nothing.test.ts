@@ -37,24 +37,27 @@ describe('no state from nothing', () => {
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     expect(Object.fromEntries(statuses)).toEqual({ '404 BLOB_UNKNOWN': GETS });
 
-    const manifests = ['latest', randomDigest()];
-    for (const reference of manifests) {
-      const res = await SELF.fetch(`http://mirror/v2/library/probe-${crypto.randomUUID().slice(0, 8)}/manifests/${reference}`);
+    // Manifests share the same kind of lease, keyed `manifest:<registry>/<repository>@<reference>`.
+    const leaseKeys = [...digests];
+    for (const reference of ['latest', randomDigest()]) {
+      const repository = `library/probe-${crypto.randomUUID().slice(0, 8)}`;
+      const res = await SELF.fetch(`http://mirror/v2/${repository}/manifests/${reference}`);
       expect(res.status).toBe(404);
       expect(await errorCodeOf(res)).toBe('MANIFEST_UNKNOWN');
+      leaseKeys.push(`manifest:docker.io/${repository}@${reference}`);
     }
 
-    // Every probed digest reached its lease object (each has a file)…
+    // Every probed key reached its lease object (each has a file)…
     const listed = new Set((await listDurableObjectIds(env.BLOB_LEASE)).map((id) => id.toString()));
-    expect(digests.filter((digest) => !listed.has(env.BLOB_LEASE.idFromName(digest).toString()))).toEqual([]);
-    // …and no lease object, the manifests' included, kept any table or alarm.
+    expect(leaseKeys.filter((key) => !listed.has(env.BLOB_LEASE.idFromName(key).toString()))).toEqual([]);
+    // …and none of them kept a table or an alarm.
     const kept: string[] = [];
-    for (const id of listed) {
+    for (const key of leaseKeys) {
       expect(Date.now()).toBeLessThan(deadline);
-      const stub = env.BLOB_LEASE.get(env.BLOB_LEASE.idFromString(id));
+      const stub = env.BLOB_LEASE.getByName(key);
       const tables = await tablesOf(stub);
       const alarm = await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
-      if (tables.length > 0 || alarm !== null) kept.push(`${id}: ${tables.join(',')} alarm ${alarm}`);
+      if (tables.length > 0 || alarm !== null) kept.push(`${key}: ${tables.join(',')} alarm ${alarm}`);
     }
     expect(kept).toEqual([]);
   }, DEADLINE_MS + 30_000);
