@@ -7,7 +7,7 @@ import { freshResource, sseReader } from './services-fixtures.js';
 
 const GETS = 1_000;
 const CONCURRENCY = 16;
-const DEADLINE_MS = 90_000;
+const DEADLINE_MS = 180_000;
 
 const randomDigest = () => `sha256:${[...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
 
