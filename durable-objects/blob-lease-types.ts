@@ -16,8 +16,9 @@ export interface FillProgress {
   pieceBytes: number;
   pieces: number;
   /**
-   * Counts the fills of this blob that were discarded. A reader that sees another generation than the
-   * one it streamed from knows its bytes came from a discarded fill, even if it missed the wake-up.
+   * Moves on with every discarded fill of this blob (from a random start, see BlobLease). A reader that
+   * sees another generation than the one it streamed from knows its bytes came from a discarded fill,
+   * even if it missed the wake-up.
    */
   generation: number;
 }

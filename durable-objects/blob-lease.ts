@@ -40,6 +40,11 @@ const clamp = (value: number, min: number, max: number) => Math.min(max, Math.ma
  * One actor per blob digest (`BLOB_LEASE.getByName(digest)`): decides who fetches the blob from
  * upstream. State is absent | leased(holders, expiresAt) | stored(size, location), kept in SQLite
  * and mirrored in memory so the hot path is synchronous.
+ *
+ * Absent costs nothing: reads never write, the tables are made by the first write, and once the
+ * object holds nothing a later request needs (not stored, no holder, no waiter, no stored piece of a
+ * fill to continue) its storage is deleted, so requests for digests that never arrive (404s, bad
+ * names, random probes) leave no state behind.
  */
 export class BlobLease extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -47,11 +52,17 @@ export class BlobLease extends DurableObject<Env> {
   private stored: StoredBlob | undefined;
   /** The fill in progress, without its generation (see FillProgress). */
   private fill: Omit<FillProgress, 'generation'> | undefined;
-  private generation = 0;
+  /**
+   * Starts at a random value in an object without storage: readers compare it for equality, and one
+   * that followed a discarded fill must never see its old value come back after the storage was dropped.
+   */
+  private generation = randomGeneration();
   private readonly counters: Record<Counter, number> = { granted: 0, renewed: 0, expired: 0, released: 0, completed: 0 };
   private readonly waiters = new Set<Waiter>();
   /** The alarm time we last asked for; saves a storage call per grant. */
   private alarmAt: number | null = null;
+  /** Whether the tables exist (the first write makes them; dropping the storage removes them). */
+  private persisted = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -72,7 +83,7 @@ export class BlobLease extends DurableObject<Env> {
     const expiresAt = now + ttlMs;
     const name = String(holder).slice(0, MAX_HOLDER_NAME);
     this.holders.set(leaseId, { holder: name, expiresAt });
-    this.sql.exec('INSERT INTO holders (lease_id, holder, expires_at) VALUES (?, ?, ?)', leaseId, name, expiresAt);
+    this.write('INSERT INTO holders (lease_id, holder, expires_at) VALUES (?, ?, ?)', leaseId, name, expiresAt);
     this.bump('granted');
     const granted: AcquireResult = { kind: 'Granted', leaseId, expiresAt, ...this.fillField() };
     // Holders only ever get later expiries, so an alarm already set for an earlier one still covers this one.
@@ -87,7 +98,7 @@ export class BlobLease extends DurableObject<Env> {
     const lease = this.holders.get(leaseId);
     if (!lease) return { kind: 'Lost' };
     lease.expiresAt = now + this.limits({ ttlMs }).ttlMs;
-    this.sql.exec('UPDATE holders SET expires_at = ? WHERE lease_id = ?', lease.expiresAt, leaseId);
+    this.write('UPDATE holders SET expires_at = ? WHERE lease_id = ?', lease.expiresAt, leaseId);
     this.bump('renewed');
     return { kind: 'Renewed', expiresAt: lease.expiresAt };
   }
@@ -130,8 +141,8 @@ export class BlobLease extends DurableObject<Env> {
     this.stored = { size, location };
     this.saveFill(undefined);
     this.holders.clear();
-    this.sql.exec('DELETE FROM holders');
-    this.sql.exec('UPDATE meta SET size = ?, location = ?, completed = completed + 1 WHERE id = 1', size, location);
+    this.write('DELETE FROM holders');
+    this.write('UPDATE meta SET size = ?, location = ?, completed = completed + 1 WHERE id = 1', size, location);
     this.counters.completed++;
     this.wakeAll({ kind: 'Stored', ...this.stored });
     return { kind: 'Stored', wasHolder, ...this.stored };
@@ -139,18 +150,18 @@ export class BlobLease extends DurableObject<Env> {
 
   /**
    * Gives the lease up (fetch failed or was abandoned) and wakes the waiters so one of them takes over.
-   * `failure`, if given, is passed on to the waiters.
+   * `failure`, if given, is passed on to the waiters (it is not stored: only they need it).
    */
-  release(leaseId: string, reason = 'released', failure?: LeaseFailure, discard = false): ReleaseResult {
+  async release(leaseId: string, reason = 'released', failure?: LeaseFailure, discard = false): Promise<ReleaseResult> {
     if (!this.holders.delete(leaseId)) return { kind: 'NotHolder' };
-    this.sql.exec('DELETE FROM holders WHERE lease_id = ?', leaseId);
+    this.write('DELETE FROM holders WHERE lease_id = ?', leaseId);
     this.bump('released');
     if (reason !== 'released') console.log(`blob lease ${leaseId} released: ${String(reason).slice(0, 200)}`);
     // Discarded pieces are gone (the holder deleted them); a fill that merely stopped stays for the next holder.
     const discarded = discard && this.fill !== undefined;
     if (discarded) {
       this.generation++;
-      this.sql.exec('UPDATE meta SET generation = ? WHERE id = 1', this.generation);
+      this.write('UPDATE meta SET generation = ? WHERE id = 1', this.generation);
     }
     if (discard) this.saveFill(undefined);
     if (this.holders.size > 0 && !discarded) return { kind: 'Released', remainingHolders: this.holders.size };
@@ -160,6 +171,7 @@ export class BlobLease extends DurableObject<Env> {
       if (failure.scope !== undefined) free.failure.scope = String(failure.scope).slice(0, 300);
     }
     this.wakeAll(free);
+    await this.dropIfIdle();
     return { kind: 'Released', remainingHolders: this.holders.size };
   }
 
@@ -219,22 +231,69 @@ export class BlobLease extends DurableObject<Env> {
   }
 
   /** Forgets a stored blob whose bytes turned out to be gone (e.g. deleted from R2), so it is fetched again. */
-  forget(location: string): boolean {
+  async forget(location: string): Promise<boolean> {
     if (!this.stored || this.stored.location !== location) return false;
     this.stored = undefined;
-    this.sql.exec('UPDATE meta SET size = NULL, location = NULL WHERE id = 1');
+    this.write('UPDATE meta SET size = NULL, location = NULL WHERE id = 1');
+    await this.dropIfIdle();
     return true;
   }
 
-  /** Expires due leases. Idempotent: an alarm may fire more than once. */
+  /** Expires due leases, and drops the storage if nothing is left. Idempotent: an alarm may fire more than once. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     this.expireDue(Date.now());
     const next = this.earliestExpiry();
     if (next !== undefined && !this.stored) await this.scheduleAlarm(next);
+    await this.dropIfIdle();
   }
 
+  /** Loads the state of an object that has storage; one without keeps the defaults and writes nothing. */
   private load(): void {
+    const hasTables = this.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).toArray().length > 0;
+    if (!hasTables) return;
+    this.createTables();
+    const meta = this.sql.exec<Record<string, number | string | null>>('SELECT * FROM meta WHERE id = 1').one();
+    if (meta.size !== null && meta.location !== null) this.stored = { size: Number(meta.size), location: String(meta.location) };
+    if (meta.fill_size !== null && meta.fill_piece_bytes !== null) {
+      this.fill = { size: Number(meta.fill_size), pieceBytes: Number(meta.fill_piece_bytes), pieces: Number(meta.fill_pieces ?? 0) };
+    }
+    // Objects from before the random start have none yet: keep this instance's, so the next one agrees.
+    if (meta.generation === null) this.sql.exec('UPDATE meta SET generation = ? WHERE id = 1', this.generation);
+    else this.generation = Number(meta.generation);
+    for (const key of Object.keys(this.counters) as Counter[]) this.counters[key] = Number(meta[key]);
+    for (const row of this.sql.exec<{ lease_id: string; holder: string; expires_at: number }>('SELECT * FROM holders')) {
+      this.holders.set(row.lease_id, { holder: row.holder, expiresAt: row.expires_at });
+    }
+  }
+
+  /** A write; the first one creates the tables (with this object's generation). */
+  private write(query: string, ...bindings: SqlStorageValue[]): void {
+    if (!this.persisted) {
+      this.createTables();
+      this.sql.exec('UPDATE meta SET generation = ? WHERE id = 1', this.generation);
+    }
+    this.sql.exec(query, ...bindings);
+  }
+
+  /**
+   * Deletes the storage (tables and alarm) once the object holds nothing a later request needs:
+   * not stored, no holder (so no waiter either), and no stored piece of a fill to continue. The
+   * generation stays in memory for readers of this instance; a new instance starts at a random one.
+   * The deletion takes effect at the call, so a write that follows it (a new acquire) is kept.
+   */
+  private async dropIfIdle(): Promise<void> {
+    const idle = !this.stored && this.holders.size === 0 && this.waiters.size === 0 && (this.fill?.pieces ?? 0) === 0;
+    if (!this.persisted || !idle) return;
+    this.persisted = false;
+    this.fill = undefined;
+    this.alarmAt = null;
+    for (const key of Object.keys(this.counters) as Counter[]) this.counters[key] = 0;
+    await this.ctx.storage.deleteAll();
+  }
+
+  private createTables(): void {
+    this.persisted = true;
     this.sql.exec(`CREATE TABLE IF NOT EXISTS holders (lease_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)`);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (
       id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER, location TEXT,
@@ -245,16 +304,6 @@ export class BlobLease extends DurableObject<Env> {
     const columns = new Set([...this.sql.exec<{ name: string }>('PRAGMA table_info(meta)')].map((row) => row.name));
     for (const column of ['fill_size', 'fill_piece_bytes', 'fill_pieces', 'generation']) {
       if (!columns.has(column)) this.sql.exec(`ALTER TABLE meta ADD COLUMN ${column} INTEGER`);
-    }
-    const meta = this.sql.exec<Record<string, number | string | null>>('SELECT * FROM meta WHERE id = 1').one();
-    if (meta.size !== null && meta.location !== null) this.stored = { size: Number(meta.size), location: String(meta.location) };
-    if (meta.fill_size !== null && meta.fill_piece_bytes !== null) {
-      this.fill = { size: Number(meta.fill_size), pieceBytes: Number(meta.fill_piece_bytes), pieces: Number(meta.fill_pieces ?? 0) };
-    }
-    this.generation = Number(meta.generation ?? 0);
-    for (const key of Object.keys(this.counters) as Counter[]) this.counters[key] = Number(meta[key]);
-    for (const row of this.sql.exec<{ lease_id: string; holder: string; expires_at: number }>('SELECT * FROM holders')) {
-      this.holders.set(row.lease_id, { holder: row.holder, expiresAt: row.expires_at });
     }
   }
 
@@ -275,7 +324,7 @@ export class BlobLease extends DurableObject<Env> {
       expired++;
     }
     if (expired === 0) return 0;
-    this.sql.exec('DELETE FROM holders WHERE expires_at <= ?', now);
+    this.write('DELETE FROM holders WHERE expires_at <= ?', now);
     this.bump('expired', expired);
     if (this.holders.size === 0) this.wakeAll({ kind: 'Free', reason: 'expired' });
     return expired;
@@ -283,7 +332,7 @@ export class BlobLease extends DurableObject<Env> {
 
   private saveFill(fill: Omit<FillProgress, 'generation'> | undefined): void {
     this.fill = fill;
-    this.sql.exec('UPDATE meta SET fill_size = ?, fill_piece_bytes = ?, fill_pieces = ? WHERE id = 1', fill?.size ?? null, fill?.pieceBytes ?? null, fill?.pieces ?? null);
+    this.write('UPDATE meta SET fill_size = ?, fill_piece_bytes = ?, fill_pieces = ? WHERE id = 1', fill?.size ?? null, fill?.pieceBytes ?? null, fill?.pieces ?? null);
   }
 
   private fillView(): FillProgress | undefined {
@@ -323,11 +372,15 @@ export class BlobLease extends DurableObject<Env> {
 
   private bump(counter: Counter, by = 1): void {
     this.counters[counter] += by;
-    this.sql.exec(`UPDATE meta SET ${counter} = ${counter} + ? WHERE id = 1`, by);
+    this.write(`UPDATE meta SET ${counter} = ${counter} + ? WHERE id = 1`, by);
   }
 
   private async scheduleAlarm(at: number): Promise<void> {
     this.alarmAt = at;
     await this.ctx.storage.setAlarm(at);
   }
+}
+
+function randomGeneration(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]!;
 }

@@ -31,22 +31,30 @@ interface SearchRow extends RecordRow {
  * Expired records are invisible at once and collected by an alarm set to the earliest expiry.
  * Watchers subscribe with `fetch` (an SSE stream) and see add, update, delete and expire events.
  * The instance named RESOURCE_INDEX_NAME only keeps the list of resources.
+ *
+ * The tables are made by the first write: an object that is only read or watched (a resource
+ * nobody created) stores nothing.
  */
 export class ServiceRegistry extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly hub = new SseHub();
+  private hasTables: boolean;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS records (
-        id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, category TEXT,
-        tags TEXT NOT NULL, search TEXT NOT NULL, body TEXT NOT NULL, expires_at INTEGER NOT NULL)`);
-      this.sql.exec(`CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at)`);
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS resources (name TEXT PRIMARY KEY, body TEXT NOT NULL)`);
-    });
+    this.hasTables = this.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).toArray().length > 0;
+  }
+
+  private createTables(): void {
+    if (this.hasTables) return;
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS records (
+      id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, category TEXT,
+      tags TEXT NOT NULL, search TEXT NOT NULL, body TEXT NOT NULL, expires_at INTEGER NOT NULL)`);
+    this.sql.exec(`CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at)`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS resources (name TEXT PRIMARY KEY, body TEXT NOT NULL)`);
+    this.hasTables = true;
   }
 
   // ---- resource ----
@@ -59,17 +67,19 @@ export class ServiceRegistry extends DurableObject<Env> {
   }
 
   private storedResource(): Omit<ResourceInfo, 'records'> | null {
+    if (!this.hasTables) return null;
     const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'resource'`).toArray()[0];
     return row ? (JSON.parse(row.value) as Omit<ResourceInfo, 'records'>) : null;
   }
 
   /** The resource is listed in the index object; until then every record write asks the caller to list it. */
   markIndexed(): void {
+    this.createTables();
     this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('indexed', '1')`);
   }
 
   private isIndexed(): boolean {
-    return this.sql.exec(`SELECT 1 FROM meta WHERE key = 'indexed'`).toArray().length > 0;
+    return this.hasTables && this.sql.exec(`SELECT 1 FROM meta WHERE key = 'indexed'`).toArray().length > 0;
   }
 
   /** Creates the resource, or updates its description (owner or admin only). */
@@ -81,6 +91,7 @@ export class ServiceRegistry extends DurableObject<Env> {
     const stored: Omit<ResourceInfo, 'records'> = existing
       ? { name: existing.name, owner: existing.owner, createdAt: existing.createdAt, ...pick(input.description, existing.description) }
       : { name, owner: actor.identity, createdAt: new Date().toISOString(), ...pick(input.description, undefined) };
+    this.createTables();
     this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('resource', ?)`, JSON.stringify(stored));
     return { ok: true, value: { resource: this.getResource()!, created: !existing } };
   }
@@ -88,11 +99,13 @@ export class ServiceRegistry extends DurableObject<Env> {
   // ---- records ----
 
   getRecord(id: string): ServiceRecord | null {
+    if (!this.hasTables) return null;
     const row = this.sql.exec<RecordRow>(`SELECT id, body, expires_at FROM records WHERE id = ? AND expires_at > ?`, id, Date.now()).toArray()[0];
     return row ? toRecord(row) : null;
   }
 
   listRecords(limit: number, after?: string): Page<ServiceRecord> {
+    if (!this.hasTables) return { items: [] };
     const rows = this.sql
       .exec<RecordRow>(`SELECT id, body, expires_at FROM records WHERE id > ? AND expires_at > ? ORDER BY id LIMIT ?`, after ?? '', Date.now(), limit + 1)
       .toArray();
@@ -108,6 +121,7 @@ export class ServiceRegistry extends DurableObject<Env> {
    * site's pulls to an endpoint of its choosing.
    */
   liveSidecars(limit: number): { id: string; endpoint: string; observedIp: string; expiresAt: number; multiaddrs: string[] }[] {
+    if (!this.hasTables) return [];
     return this.sql
       .exec<{ id: string; endpoint: string; observed_ip: string; expires_at: number; multiaddrs: string | null }>(
         `SELECT id, json_extract(body, '$.endpoint') AS endpoint, json_extract(body, '$.observedIp') AS observed_ip, expires_at,
@@ -197,6 +211,7 @@ export class ServiceRegistry extends DurableObject<Env> {
    * have their bodies parsed.
    */
   search(query: { q?: string; tags?: string[]; category?: string; limit: number }): SearchHit[] {
+    if (!this.hasTables) return [];
     const terms = queryTerms(query.q);
     let sqlText = `SELECT id, name, tags, search, body, expires_at FROM records WHERE expires_at > ?`;
     const params: SqlStorageValue[] = [Date.now()];
@@ -224,10 +239,17 @@ export class ServiceRegistry extends DurableObject<Env> {
   // ---- resource index (only on the RESOURCE_INDEX_NAME instance) ----
 
   indexResource(resource: Omit<ResourceInfo, 'records'>): void {
+    this.createTables();
     this.sql.exec(`INSERT OR REPLACE INTO resources (name, body) VALUES (?, ?)`, resource.name, JSON.stringify(resource));
   }
 
+  /** Whether a resource of this name was ever created (reads of unknown ones are answered without its object). */
+  isListed(name: string): boolean {
+    return this.hasTables && this.sql.exec(`SELECT 1 FROM resources WHERE name = ?`, name).toArray().length > 0;
+  }
+
   listResources(limit: number, after?: string): Page<Omit<ResourceInfo, 'records'>> {
+    if (!this.hasTables) return { items: [] };
     const rows = this.sql
       .exec<{ name: string; body: string }>(`SELECT name, body FROM resources WHERE name > ? ORDER BY name LIMIT ?`, after ?? '', limit + 1)
       .toArray();
@@ -244,6 +266,7 @@ export class ServiceRegistry extends DurableObject<Env> {
 
   /** Collects every expired record, then re-arms for the next expiry. Safe to run any number of times. */
   override async alarm(): Promise<void> {
+    if (!this.hasTables) return;
     const now = Date.now();
     const expired = this.sql.exec<RecordRow>(`SELECT id, body, expires_at FROM records WHERE expires_at <= ? ORDER BY expires_at`, now).toArray();
     this.sql.exec(`DELETE FROM records WHERE expires_at <= ?`, now);
@@ -259,6 +282,7 @@ export class ServiceRegistry extends DurableObject<Env> {
   }
 
   private writeRecord(record: ServiceRecord, expiresAt: number): void {
+    this.createTables();
     this.sql.exec(
       `INSERT OR REPLACE INTO records (id, owner, name, category, tags, search, body, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       record.id,

@@ -3,6 +3,7 @@ import type { AppEnv } from './app-env.js';
 import { ConfigError } from './config.js';
 import { loadConfig } from './middleware/config.js';
 import { requestLimits } from './middleware/limits.js';
+import { noSniff } from './middleware/no-sniff.js';
 import { OciError, ociErrorResponse } from './oci/index.js';
 import { registryRoutes } from './routes/registry.js';
 import { statsRoutes } from './routes/stats.js';
@@ -17,6 +18,7 @@ import { sidecarRoutes } from './routes/sidecars.js';
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
+  app.use('*', noSniff());
   app.use('*', requestLimits());
   app.use('*', loadConfig());
   app.use('*', requestMetrics());

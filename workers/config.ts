@@ -87,6 +87,8 @@ const configSchema = z.object({
 
 export type EdgeConfig = z.output<typeof configSchema> & {
   upstreams: ReadonlyMap<string, string>;
+  /** Settings that are valid but probably not what the operator wants: logged once per isolate, shown on the status page. */
+  warnings: readonly string[];
 };
 
 export class ConfigError extends Error {
@@ -114,17 +116,35 @@ export function parseConfig(env: Record<string, unknown>): EdgeConfig {
   if (!(config.DEFAULT_REGISTRY in config.UPSTREAMS)) {
     throw new ConfigError([`DEFAULT_REGISTRY: "${config.DEFAULT_REGISTRY}" is not a key of UPSTREAMS`]);
   }
-  return { ...config, upstreams: new Map(Object.entries(config.UPSTREAMS)) };
+  return { ...config, upstreams: new Map(Object.entries(config.UPSTREAMS)), warnings: configWarnings(config) };
+}
+
+function configWarnings(config: z.output<typeof configSchema>): string[] {
+  const warnings: string[] = [];
+  const credentialed = Object.keys(config.UPSTREAM_CREDENTIALS ?? {});
+  if (config.PULL_ACCESS === 'public' && credentialed.length > 0) {
+    warnings.push(
+      `UPSTREAM_CREDENTIALS are set for ${credentialed.join(', ')} while PULL_ACCESS=public: anyone who can reach this edge ` +
+        'can pull every image those credentials can read. Set PULL_ACCESS=token, or drop the credentials if only public images are mirrored.',
+    );
+  }
+  return warnings;
 }
 
 const cache = new WeakMap<object, EdgeConfig>();
+const logged = new Set<string>();
 
-/** Config for this env object, parsed once per isolate. */
+/** Config for this env object, parsed once per isolate; its warnings are logged once per isolate. */
 export function getConfig(env: object): EdgeConfig {
   let config = cache.get(env);
   if (!config) {
     config = parseConfig(env as Record<string, unknown>);
     cache.set(env, config);
+    for (const warning of config.warnings) {
+      if (logged.has(warning)) continue;
+      logged.add(warning);
+      console.warn(`fastreg: warning: ${warning}`);
+    }
   }
   return config;
 }

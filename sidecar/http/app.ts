@@ -1,5 +1,6 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
+import { noSniff } from '../../workers/middleware/no-sniff.js';
 import { MediaType, OciError, contentRange, ociErrorResponse, parseDigest, parseRange, parseRegistryNs, parseRegistryPath, validateName, type Digest } from '../../workers/oci/index.js';
 import type { BlobResolver, BlobSourceName } from '../blob-resolver.js';
 import type { BlobOrigin } from '../edge/edge-source.js';
@@ -29,6 +30,7 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
   const app = new Hono<BridgeEnv>();
   const writeGuard = requireToken(deps.token);
 
+  app.use(noSniff());
   app.use(async (c, next) => {
     const started = performance.now();
     await next();

@@ -174,7 +174,8 @@ export class FakeUpstream {
       if (!manifest) return sendJson(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
       const body = fault?.kind === 'wrong-bytes' ? Buffer.from(JSON.stringify({ tampered: true })) : manifest.body;
       res.writeHead(200, {
-        'Content-Type': manifest.mediaType,
+        // An empty media type sends none, as a broken upstream might.
+        ...(manifest.mediaType !== '' && { 'Content-Type': manifest.mediaType }),
         'Content-Length': body.length,
         'Docker-Content-Digest': manifest.digest,
       });

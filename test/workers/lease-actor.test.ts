@@ -14,6 +14,10 @@ async function expireInStorage(stub: DurableObjectStub<BlobLease>): Promise<void
   await abortAllDurableObjects();
 }
 
+/** The tables in the object's storage (its alarm lives in one of them too). */
+const storedTables = (stub: DurableObjectStub<BlobLease>) =>
+  runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table'`).toArray().map((row) => row.name));
+
 describe('BlobLease acquire', () => {
   it('grants the first holder, answers Leased to the second, AlreadyStored after complete', async () => {
     const lease = freshLease();
@@ -137,18 +141,24 @@ describe('BlobLease wait', () => {
 });
 
 describe('BlobLease alarm', () => {
-  it('expires a lease whose time ran out, and a second run is harmless', async () => {
+  it('expires a lease whose time ran out, drops the storage of a blob never stored, and a second run is harmless', async () => {
     const lease = freshLease();
     const granted = await lease.acquire('dead-holder');
     expect(granted.kind).toBe('Granted');
     await expireInStorage(lease);
     const stub = env.BLOB_LEASE.getByName(digest(next));
+    expect(await stub.stats()).toMatchObject({ state: 'leased', holders: 1 });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(await stub.stats()).toMatchObject({ state: 'absent', holders: 0, expired: 1 });
+    expect(await stub.stats()).toMatchObject({ state: 'absent', holders: 0 });
+    expect(await storedTables(stub)).toEqual([]);
     expect(await runDurableObjectAlarm(stub)).toBe(false);
     // Calling the handler again directly (an alarm delivered twice) changes nothing either.
     await runInDurableObject(stub, (instance) => instance.alarm());
-    expect(await stub.stats()).toMatchObject({ state: 'absent', holders: 0, expired: 1 });
+    expect(await stub.stats()).toMatchObject({ state: 'absent', holders: 0 });
+    const again = await stub.acquire('edge-b');
+    if (again.kind !== 'Granted') throw new Error('expected Granted');
+    await stub.release(again.leaseId);
+    expect(await storedTables(stub)).toEqual([]);
   });
 
   it('does not expire a lease that is still live, and keeps an alarm for it', async () => {
@@ -187,5 +197,88 @@ describe('BlobLease alarm', () => {
     });
     expect(await runDurableObjectAlarm(lease)).toBe(true);
     expect(await waiting).toEqual({ kind: 'Free', reason: 'expired' });
+  });
+});
+
+describe('BlobLease storage of blobs never stored', () => {
+  it('reads of an object nobody acquired write nothing', async () => {
+    const lease = freshLease();
+    expect(await lease.wait(10)).toEqual({ kind: 'Free', reason: 'absent' });
+    expect(await lease.waitFill(-1, 10)).toMatchObject({ kind: 'Free', reason: 'absent' });
+    expect(await lease.stats()).toMatchObject({ state: 'absent' });
+    expect(await lease.renew('no-such-lease')).toEqual({ kind: 'Lost' });
+    expect(await lease.release('no-such-lease')).toEqual({ kind: 'NotHolder' });
+    expect(await lease.forget('blobs/x')).toBe(false);
+    expect(await storedTables(lease)).toEqual([]);
+  });
+
+  it('a holder that gives up (say, after an upstream 404) leaves no storage, and its waiter still gets the failure', async () => {
+    const lease = freshLease();
+    const granted = await lease.acquire('edge-a');
+    if (granted.kind !== 'Granted') throw new Error('expected Granted');
+    expect(await storedTables(lease)).not.toEqual([]);
+    const waiting = lease.wait(10_000);
+    await expect.poll(async () => (await lease.stats()).waiters, { timeout: 2_000, interval: 10 }).toBe(1);
+    await lease.release(granted.leaseId, 'upstream 404', { code: 'BLOB_UNKNOWN', message: 'no such blob upstream' });
+    expect(await waiting).toMatchObject({ kind: 'Free', reason: 'released', failure: { code: 'BLOB_UNKNOWN' } });
+    expect(await storedTables(lease)).toEqual([]);
+    expect(await runInDurableObject(lease, (_instance, state) => state.storage.getAlarm())).toBeNull();
+    // A new holder starts from scratch, with its lease kept across a restart as before.
+    const again = await lease.acquire('edge-b');
+    if (again.kind !== 'Granted') throw new Error('expected Granted');
+    await abortAllDurableObjects();
+    const restarted = env.BLOB_LEASE.getByName(digest(next));
+    expect((await restarted.acquire('edge-c')).kind).toBe('Leased');
+    await restarted.release(again.leaseId);
+  });
+
+  it('a fill that stopped with pieces stored keeps its state, so the next holder continues it', async () => {
+    const lease = freshLease();
+    const granted = await lease.acquire('edge-a');
+    if (granted.kind !== 'Granted') throw new Error('expected Granted');
+    await lease.begin(granted.leaseId, 3_000, 1_000);
+    await lease.announce(granted.leaseId, 2);
+    await lease.release(granted.leaseId, 'upstream stalled');
+    expect(await storedTables(lease)).not.toEqual([]);
+    const resumed = await lease.acquire('edge-b');
+    expect(resumed).toMatchObject({ kind: 'Granted', fill: { size: 3_000, pieceBytes: 1_000, pieces: 2 } });
+    // Its pieces turn out wrong and are discarded: now nothing is left to keep.
+    if (resumed.kind === 'Granted') await lease.release(resumed.leaseId, 'wrong bytes', undefined, true);
+    expect(await storedTables(lease)).toEqual([]);
+  });
+
+  it('a discarded fill drops the storage, and its readers still see the generation move on, before and after a restart', async () => {
+    const lease = freshLease();
+    const granted = await lease.acquire('edge-a');
+    if (granted.kind !== 'Granted') throw new Error('expected Granted');
+    await lease.begin(granted.leaseId, 3_000, 1_000);
+    await lease.announce(granted.leaseId, 1);
+    const progress = await lease.waitFill(0, 1_000);
+    if (progress.kind !== 'Progress') throw new Error(`expected Progress, got ${progress.kind}`);
+    await lease.release(granted.leaseId, 'wrong bytes', { code: 'DIGEST_INVALID', message: 'wrong bytes' }, true);
+    expect(await storedTables(lease)).toEqual([]);
+    const woke = await lease.waitFill(0, 10);
+    expect(woke.kind).toBe('Free');
+    expect(woke.generation).not.toBe(progress.generation);
+    // A new fill in the same instance, then a restart: still not the discarded fill's generation.
+    const retry = await lease.acquire('edge-b');
+    if (retry.kind !== 'Granted') throw new Error('expected Granted');
+    await lease.begin(retry.leaseId, 3_000, 1_000);
+    await abortAllDurableObjects();
+    const restarted = env.BLOB_LEASE.getByName(digest(next));
+    const after = await restarted.waitFill(-1, 10);
+    expect(after).toMatchObject({ kind: 'Progress', fill: { pieces: 0 } });
+    expect(after.generation).toBe(woke.generation);
+    await restarted.release(retry.leaseId);
+  });
+
+  it('a stored blob keeps its state', async () => {
+    const lease = freshLease();
+    const granted = await lease.acquire('edge-a');
+    if (granted.kind !== 'Granted') throw new Error('expected Granted');
+    await lease.complete(granted.leaseId, 5, 'blobs/z');
+    await runDurableObjectAlarm(lease);
+    await abortAllDurableObjects();
+    expect(await env.BLOB_LEASE.getByName(digest(next)).acquire('edge-b')).toEqual({ kind: 'AlreadyStored', size: 5, location: 'blobs/z' });
   });
 });

@@ -180,3 +180,47 @@ describe('manifest integrity and coalescing', () => {
     expect(await upstreamLog(`/v2/library/${name}/manifests/herd`, 'GET')).toHaveLength(1);
   });
 });
+
+describe('manifest media types', () => {
+  it.each([
+    ['text/html', 'text/html; charset=utf-8'],
+    ['application/json', 'application/json'],
+    ['no Content-Type', ''],
+  ])('refuses an upstream manifest sent as %s (502 UPSTREAM_FAILED) and caches nothing', async (_label, contentType) => {
+    const name = uniqueName();
+    // The body even names a manifest media type: the upstream's Content-Type is what counts.
+    const digest = await addManifest(`library/${name}`, 'v1', imageManifest(name), contentType);
+    for (const reference of ['v1', digest]) {
+      const res = await SELF.fetch(`http://mirror/v2/library/${name}/manifests/${reference}`);
+      expect(res.status).toBe(502);
+      expect(res.headers.get('Content-Type')).toMatch(/^application\/json/);
+      expect(await errorCode(res)).toBe('UPSTREAM_FAILED');
+    }
+    expect(await upstreamLog(`/v2/library/${name}/manifests/`, 'GET')).toHaveLength(2);
+    expect(await env.BLOBS.head(`manifests/docker.io/library/${name}/tags/v1`)).toBeNull();
+    expect(await env.BLOBS.head(`manifests/docker.io/library/${name}/digests/${digest}`)).toBeNull();
+  });
+
+  it('takes the media type case-insensitively and without its parameters', async () => {
+    const name = uniqueName();
+    await addManifest(`library/${name}`, 'v1', imageManifest(name), 'Application/VND.oci.image.manifest.v1+json; charset=utf-8');
+    const res = await SELF.fetch(`http://mirror/v2/library/${name}/manifests/v1`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('Content-Type')).toBe(OCI_MANIFEST);
+    await res.arrayBuffer();
+  });
+
+  it('an entry cached under another media type (by an earlier version) is fetched again', async () => {
+    const name = uniqueName();
+    const manifest = imageManifest(name);
+    const digest = await addManifest(`library/${name}`, undefined, manifest, OCI_MANIFEST);
+    await env.BLOBS.put(`manifests/docker.io/library/${name}/digests/${digest}`, JSON.stringify(manifest), {
+      customMetadata: { mediaType: 'text/html', digest, fetchedAt: String(Date.now()) },
+    });
+    const res = await SELF.fetch(`http://mirror/v2/library/${name}/manifests/${digest}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('Content-Type')).toBe(OCI_MANIFEST);
+    expect(await sha256(await res.arrayBuffer())).toBe(digest);
+    expect(await upstreamLog(`/v2/library/${name}/manifests/${digest}`, 'GET')).toHaveLength(1);
+  });
+});

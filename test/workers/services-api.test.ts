@@ -11,7 +11,11 @@ async function put(resource: string, id: string, body: unknown, token = ADMIN) {
 
 async function count(resource: string): Promise<number> {
   const stub = env.SERVICE_REGISTRY.getByName(resource);
-  return runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM records').one().n);
+  return runInDurableObject(stub, (_instance, state) => {
+    // An object nobody wrote to has no tables at all.
+    const hasRecords = state.storage.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'`).toArray().length > 0;
+    return hasRecords ? state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM records').one().n : 0;
+  });
 }
 
 describe('service records: add, get, list, delete', () => {

@@ -1,4 +1,4 @@
-import { digestOf, MANIFEST_ACCEPT, OciError, parseDigest, type Reference, manifestMediaType } from '../oci/index.js';
+import { declaredManifestType, digestOf, MANIFEST_ACCEPT, OciError, parseDigest, type Reference } from '../oci/index.js';
 import type { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
 import { leaseObserver } from '../metrics/leases.js';
 import { localMetrics, stats } from '../stats.js';
@@ -134,8 +134,15 @@ async function fetchAndStore(options: ManifestCacheOptions, reference: Reference
     notFound: 'MANIFEST_UNKNOWN',
     what,
   });
+  const contentType = res.response.headers.get('Content-Type');
+  const mediaType = declaredManifestType(contentType);
+  if (mediaType === undefined) {
+    res.abort(new Error('not a manifest media type'));
+    throw new OciError('UPSTREAM_FAILED', `upstream ${upstream.registry} sent ${what} as ${contentType === null ? 'no Content-Type' : `"${contentType.slice(0, 100)}"`}, not an OCI or Docker manifest media type`, {
+      detail: { contentType },
+    });
+  }
   const body = await readSmallBody(res, upstream.registry, MAX_MANIFEST_BYTES, upstream.client.timeoutMs);
-  const mediaType = manifestMediaType(res.response.headers.get('Content-Type'), body);
   const expected = reference.kind === 'digest' ? reference.digest : res.response.headers.get('Docker-Content-Digest');
   const algorithm = reference.kind === 'digest' ? parseDigest(reference.digest).algorithm : 'sha256';
   const actual = await digestOf(body, algorithm);
@@ -164,8 +171,10 @@ async function readEntry(bucket: R2Bucket, key: string): Promise<ManifestEntry |
   if (!object) return undefined;
   const body = new Uint8Array(await object.arrayBuffer());
   const meta = object.customMetadata ?? {};
-  if (!meta.digest || !meta.mediaType) return undefined;
-  return { body, mediaType: meta.mediaType, digest: meta.digest, fetchedAt: Number(meta.fetchedAt ?? 0) };
+  // An entry cached under another type (by an earlier version) is fetched again, and refused if still so.
+  const mediaType = declaredManifestType(meta.mediaType ?? null);
+  if (!meta.digest || mediaType === undefined) return undefined;
+  return { body, mediaType, digest: meta.digest, fetchedAt: Number(meta.fetchedAt ?? 0) };
 }
 
 function writeEntry(bucket: R2Bucket, key: string, entry: ManifestEntry): Promise<unknown> {

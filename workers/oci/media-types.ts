@@ -23,6 +23,16 @@ export const MANIFEST_MEDIA_TYPES: readonly string[] = [
   MediaType.DockerManifestV1Signed,
 ];
 
+/**
+ * The manifest media type a Content-Type names (parameters and case aside), or undefined if it names
+ * none. The edge serves a manifest only under such a type: anything else (text/html above all) is
+ * what a browser could be talked into rendering from the mirror's origin.
+ */
+export function declaredManifestType(contentType: string | null): string | undefined {
+  const essence = contentType?.split(';')[0]?.trim().toLowerCase();
+  return essence !== undefined && MANIFEST_MEDIA_TYPES.includes(essence) ? essence : undefined;
+}
+
 /** Picks the manifest media type from the upstream's Content-Type, falling back to the body's mediaType field. */
 export function manifestMediaType(contentType: string | null, body: Uint8Array): string {
   const declared = contentType?.split(';')[0]?.trim();

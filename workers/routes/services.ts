@@ -2,7 +2,6 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import type { z } from 'zod';
 import type { RegistryResult } from '../../durable-objects/service-registry.js';
-import { RESOURCE_INDEX_NAME } from '../../durable-objects/service-registry.js';
 import {
   DEFAULT_PAGE,
   DEFAULT_SEARCH,
@@ -13,15 +12,18 @@ import {
   SERVICE_ID,
   recordInputSchema,
   resourceInputSchema,
+  type ResourceInfo,
 } from '../oci/service-records.js';
 import type { AppEnv } from '../app-env.js';
 import type { TokenIdentity } from '../middleware/auth.js';
 import { identifyBearer } from '../middleware/auth.js';
 import { OciError } from '../oci/index.js';
+import { isKnownResource, rememberResource, resourceIndex } from './known-resources.js';
 
 // Service records API. One Durable Object per resource holds its records; the `_index` object lists
-// resources. Search, list and watch are per resource (a resource is the unit of discovery, e.g. one
-// per service tag or site), so no request fans out across objects.
+// resources, and reads of a resource it does not list are answered without the resource's object.
+// Search, list and watch are per resource (a resource is the unit of discovery, e.g. one per service
+// tag or site), so no request fans out across objects.
 
 interface ServicesEnv {
   Bindings: AppEnv['Bindings'];
@@ -45,21 +47,22 @@ export function serviceRoutes(): Hono<ServicesEnv> {
     const name = resourceParam(c);
     const input = parse(resourceInputSchema, await readJson(c));
     const { resource, created } = unwrap(await registry(c, name).putResource(name, input, c.get('actor')));
-    await index(c).indexResource(resource);
-    await registry(c, name).markIndexed();
+    await indexResource(c, resource);
     return c.json(resource, created ? 201 : 200);
   });
 
   app.get('/:resource', read, async (c) => {
     const name = resourceParam(c);
-    const resource = await registry(c, name).getResource();
+    const resource = (await known(c, name)) ? await registry(c, name).getResource() : null;
     if (!resource) throw new OciError('NAME_UNKNOWN', `no resource "${name}"`);
     return c.json(resource);
   });
 
   app.get('/:resource/records', read, async (c) => {
     const name = resourceParam(c);
-    const page = await registry(c, name).listRecords(limitParam(c, DEFAULT_PAGE, MAX_PAGE), cursorParam(c, SERVICE_ID));
+    const limit = limitParam(c, DEFAULT_PAGE, MAX_PAGE);
+    const cursor = cursorParam(c, SERVICE_ID);
+    const page = (await known(c, name)) ? await registry(c, name).listRecords(limit, cursor) : { items: [] };
     return c.json({ records: page.items, ...withCursor(page.nextCursor) });
   });
 
@@ -70,17 +73,14 @@ export function serviceRoutes(): Hono<ServicesEnv> {
     const observedIp = c.req.header('CF-Connecting-IP');
     const result = unwrap(await registry(c, name).putRecord(name, id, input, c.get('actor'), observedIp));
     // Listed in the index until that succeeds once: a failure here is healed by the next write.
-    if (result.resourceToIndex) {
-      await index(c).indexResource(result.resourceToIndex);
-      await registry(c, name).markIndexed();
-    }
+    if (result.resourceToIndex) await indexResource(c, result.resourceToIndex);
     return c.json(result.record, result.created ? 201 : 200);
   });
 
   app.get('/:resource/records/:id', read, async (c) => {
     const name = resourceParam(c);
     const id = idParam(c);
-    const record = await registry(c, name).getRecord(id);
+    const record = (await known(c, name)) ? await registry(c, name).getRecord(id) : null;
     if (!record) throw new OciError('NOT_FOUND', `no record "${id}" in "${name}"`);
     return c.json(record);
   });
@@ -103,15 +103,14 @@ export function serviceRoutes(): Hono<ServicesEnv> {
     const tags = (c.req.query('tags') ?? '').split(',').map((t) => t.trim()).filter(Boolean);
     if (tags.length > 32) throw new OciError('INVALID_REQUEST', 'at most 32 tags');
     const category = c.req.query('category') || undefined;
-    const hits = await registry(c, name).search({
-      ...(q !== undefined && { q }),
-      tags,
-      ...(category !== undefined && { category }),
-      limit: limitParam(c, DEFAULT_SEARCH, MAX_SEARCH),
-    });
+    const limit = limitParam(c, DEFAULT_SEARCH, MAX_SEARCH);
+    if (!(await known(c, name))) return c.json({ hits: [] });
+    const hits = await registry(c, name).search({ ...(q !== undefined && { q }), tags, ...(category !== undefined && { category }), limit });
     return c.json({ hits });
   });
 
+  // A watch may start before the resource exists (it waits for the first record), so it goes to the
+  // resource's object, which stores nothing until a write.
   app.get('/:resource/watch', read, async (c) => {
     const name = resourceParam(c);
     return registry(c, name).fetch('https://service-registry/watch', { signal: c.req.raw.signal });
@@ -125,7 +124,18 @@ function registry(c: Ctx, resource: string) {
 }
 
 function index(c: Ctx) {
-  return c.env.SERVICE_REGISTRY.getByName(RESOURCE_INDEX_NAME);
+  return resourceIndex(c.env.SERVICE_REGISTRY);
+}
+
+function known(c: Ctx, resource: string): Promise<boolean> {
+  return isKnownResource(c.env.SERVICE_REGISTRY, resource);
+}
+
+/** Lists the resource in the index; until that succeeds, reads answer as if it did not exist and its next write retries. */
+async function indexResource(c: Ctx, resource: Omit<ResourceInfo, 'records'>): Promise<void> {
+  await index(c).indexResource(resource);
+  await registry(c, resource.name).markIndexed();
+  rememberResource(resource.name);
 }
 
 function writeAccess(): MiddlewareHandler<ServicesEnv> {

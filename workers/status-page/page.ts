@@ -1,13 +1,23 @@
-// The status page at `/`: static HTML with an inline script that reads /stats every few seconds.
-// No external assets (the page works offline and under a strict CSP); every figure has a data-field
-// attribute so tests can read it.
+// The status page at `/`: static HTML with an inline script that reads /stats every few seconds,
+// headed by the configuration's warnings if any. No external assets (the page works offline and
+// under a strict CSP); every figure has a data-field attribute so tests can read it.
 
+import { html } from 'hono/html';
 import { STATUS_PAGE_SCRIPT } from './script.js';
 import { STATUS_PAGE_STYLE } from './style.js';
 
 export const REFRESH_MS = 3_000;
 
-export const STATUS_PAGE_HTML = `<!doctype html>
+const WARNINGS_MARK = '<!--warnings-->';
+
+/** The page, with a panel listing `warnings` (the edge config's) when there are any. */
+export function statusPageHtml(warnings: readonly string[]): string {
+  if (warnings.length === 0) return STATUS_PAGE_HTML;
+  const panel = String(html`<section class="panel warn" data-field="warnings"><h2>Configuration warnings</h2><ul>${warnings.map((warning) => html`<li>${warning}</li>`)}</ul></section>`);
+  return STATUS_PAGE_HTML.replace(WARNINGS_MARK, () => panel);
+}
+
+const STATUS_PAGE_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -21,6 +31,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   <p class="sub">pull-through mirror &middot; <span data-field="state">loading…</span> &middot; counting since <span data-field="since">–</span></p>
 </header>
 <main>
+  ${WARNINGS_MARK}
   <section class="cards">
     <div class="card"><h2>Hit ratio</h2><p class="big" data-field="hit-ratio">–</p><p class="note"><span data-field="cached">–</span> cached / <span data-field="total">–</span> manifest + blob requests</p></div>
     <div class="card"><h2>Upstream bytes saved</h2><p class="big" data-field="bytes-saved">–</p><p class="note" data-field="bytes-saved-exact">–</p></div>

@@ -21,4 +21,6 @@ th { color: var(--muted); font-weight: 600; }
 footer { padding-bottom: 24px; }
 a { color: var(--accent); }
 .stale { color: #b42318; }
+.warn { margin-top: 18px; border-color: #b42318; }
+.warn ul { margin: 0; padding-left: 20px; }
 `;
