@@ -189,7 +189,12 @@ describe('redirect targets', () => {
     const text = `redirect target ${crypto.randomUUID()}`;
     const { digest } = await addBlob({ text });
     const name = uniqueName('targets');
-    await call(`/services/${resource}/records/owner-record`, { method: 'PUT', token: 'team-token-0123456789abcdef', ip: '10.8.0.1', body: record('http://10.66.6.6:5050'), vars });
+    // An owner may not squat the sidecar's peer ID (or any record) in the sidecars' resource.
+    for (const id of ['owner-record', peer.peerId]) {
+      const squat = await call(`/services/${resource}/records/${id}`, { method: 'PUT', token: 'team-token-0123456789abcdef', ip: '10.8.0.1', body: record('http://10.66.6.6:5050'), vars });
+      expect(squat.status).toBe(403);
+      await squat.body?.cancel();
+    }
     expect((await call(`/v2/${name}/blobs/${digest}`, { ip: '10.8.0.1', vars })).status).toBe(200);
     expect((await call(`/services/${resource}/records/${peer.peerId}`, { method: 'PUT', token: credential, ip: '10.8.0.2', body: record('http://10.8.0.2:5050'), vars })).status).toBe(201);
     const redirected = await call(`/v2/${name}/blobs/${digest}`, { ip: '10.8.0.2', vars });

@@ -145,6 +145,10 @@ function writeAccess(): MiddlewareHandler<ServicesEnv> {
     if (actor.role === 'sidecar' && (c.req.param('resource') !== c.get('config').SIDECAR_RESOURCE || c.req.param('id') !== actor.peerId)) {
       throw new OciError('DENIED', `a sidecar credential may write only /services/${c.get('config').SIDECAR_RESOURCE}/records/${actor.peerId}`);
     }
+    // The sidecars' resource belongs to them and the admin: an owner could otherwise squat a peer ID before that sidecar registers.
+    if (actor.role === 'owner' && c.req.param('resource') === c.get('config').SIDECAR_RESOURCE) {
+      throw new OciError('DENIED', `/services/${c.get('config').SIDECAR_RESOURCE} is written by sidecars and the admin only`);
+    }
     c.set('actor', actor);
     await next();
   };
