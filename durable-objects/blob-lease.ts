@@ -13,7 +13,7 @@ import type {
   WaitFillResult,
   WaitResult,
 } from './blob-lease-types.js';
-import { MAX_HOLDER_NAME, MAX_LEASE_HOLDERS, MAX_LEASE_TTL_MS, MAX_WAIT_MS, MIN_LEASE_TTL_MS } from './constants.js';
+import { IDLE_STORAGE_DROP_MS, MAX_HOLDER_NAME, MAX_LEASE_HOLDERS, MAX_LEASE_TTL_MS, MAX_WAIT_MS, MIN_LEASE_TTL_MS } from './constants.js';
 
 export type * from './blob-lease-types.js';
 
@@ -43,8 +43,9 @@ const clamp = (value: number, min: number, max: number) => Math.min(max, Math.ma
  *
  * Absent costs nothing: reads never write, the tables are made by the first write, and once the
  * object holds nothing a later request needs (not stored, no holder, no waiter, no stored piece of a
- * fill to continue) its storage is deleted, so requests for digests that never arrive (404s, bad
- * names, random probes) leave no state behind.
+ * fill to continue) an alarm deletes its storage IDLE_STORAGE_DROP_MS later, so requests for digests
+ * that never arrive (404s, bad names, random probes) leave no state behind. The delay keeps a key that
+ * is acquired and released in a loop from creating and dropping its tables on every round.
  */
 export class BlobLease extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -171,7 +172,7 @@ export class BlobLease extends DurableObject<Env> {
       if (failure.scope !== undefined) free.failure.scope = String(failure.scope).slice(0, 300);
     }
     this.wakeAll(free);
-    await this.dropIfIdle();
+    await this.scheduleDropIfIdle();
     return { kind: 'Released', remainingHolders: this.holders.size };
   }
 
@@ -235,7 +236,7 @@ export class BlobLease extends DurableObject<Env> {
     if (!this.stored || this.stored.location !== location) return false;
     this.stored = undefined;
     this.write('UPDATE meta SET size = NULL, location = NULL WHERE id = 1');
-    await this.dropIfIdle();
+    await this.scheduleDropIfIdle();
     return true;
   }
 
@@ -276,15 +277,25 @@ export class BlobLease extends DurableObject<Env> {
     this.sql.exec(query, ...bindings);
   }
 
+  /** Not stored, no holder (so no waiter either), and no stored piece of a fill to continue. */
+  private isIdle(): boolean {
+    return !this.stored && this.holders.size === 0 && this.waiters.size === 0 && (this.fill?.pieces ?? 0) === 0;
+  }
+
+  /** Brings the alarm forward to IDLE_STORAGE_DROP_MS from now, when the object went idle with storage. */
+  private async scheduleDropIfIdle(): Promise<void> {
+    if (!this.persisted || !this.isIdle()) return;
+    const dropAt = Date.now() + IDLE_STORAGE_DROP_MS;
+    if (this.alarmAt === null || this.alarmAt > dropAt) await this.scheduleAlarm(dropAt);
+  }
+
   /**
-   * Deletes the storage (tables and alarm) once the object holds nothing a later request needs:
-   * not stored, no holder (so no waiter either), and no stored piece of a fill to continue. The
-   * generation stays in memory for readers of this instance; a new instance starts at a random one.
-   * The deletion takes effect at the call, so a write that follows it (a new acquire) is kept.
+   * Deletes the storage (tables and alarm) of an idle object. The generation stays in memory for
+   * readers of this instance; a new instance starts at a random one. The deletion takes effect at the
+   * call, so a write that follows it (a new acquire) is kept.
    */
   private async dropIfIdle(): Promise<void> {
-    const idle = !this.stored && this.holders.size === 0 && this.waiters.size === 0 && (this.fill?.pieces ?? 0) === 0;
-    if (!this.persisted || !idle) return;
+    if (!this.persisted || !this.isIdle()) return;
     this.persisted = false;
     this.fill = undefined;
     this.alarmAt = null;

@@ -7,6 +7,8 @@ export const MAX_LEASE_HOLDERS = 64;
 /** Longest a single wait() may block; callers loop for longer waits. */
 export const MAX_WAIT_MS = 300_000;
 export const MAX_HOLDER_NAME = 200;
+/** How long a BlobLease that went idle (nothing stored, nobody holding) keeps its storage before its alarm drops it. */
+export const IDLE_STORAGE_DROP_MS = 5_000;
 
 /** BlobLeaseClient: loop bound (each round serves, fills, or waits until the lease changes hands). */
 export const COALESCE_MAX_ROUNDS = 50;
