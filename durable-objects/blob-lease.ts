@@ -153,7 +153,7 @@ export class BlobLease extends DurableObject<Env> {
    * Gives the lease up (fetch failed or was abandoned) and wakes the waiters so one of them takes over.
    * `failure`, if given, is passed on to the waiters (it is not stored: only they need it).
    */
-  async release(leaseId: string, reason = 'released', failure?: LeaseFailure, discard = false): Promise<ReleaseResult> {
+  release(leaseId: string, reason = 'released', failure?: LeaseFailure, discard = false): ReleaseResult | Promise<ReleaseResult> {
     if (!this.holders.delete(leaseId)) return { kind: 'NotHolder' };
     this.write('DELETE FROM holders WHERE lease_id = ?', leaseId);
     this.bump('released');
@@ -172,8 +172,9 @@ export class BlobLease extends DurableObject<Env> {
       if (failure.scope !== undefined) free.failure.scope = String(failure.scope).slice(0, 300);
     }
     this.wakeAll(free);
-    await this.scheduleDropIfIdle();
-    return { kind: 'Released', remainingHolders: this.holders.size };
+    const released: ReleaseResult = { kind: 'Released', remainingHolders: this.holders.size };
+    // Synchronous unless the alarm moves: a key acquired and released in a loop stays on the fast path.
+    return this.scheduleDropIfIdle()?.then(() => released) ?? released;
   }
 
   /**
@@ -283,10 +284,10 @@ export class BlobLease extends DurableObject<Env> {
   }
 
   /** Brings the alarm forward to IDLE_STORAGE_DROP_MS from now, when the object went idle with storage. */
-  private async scheduleDropIfIdle(): Promise<void> {
-    if (!this.persisted || !this.isIdle()) return;
+  private scheduleDropIfIdle(): Promise<void> | undefined {
+    if (!this.persisted || !this.isIdle()) return undefined;
     const dropAt = Date.now() + IDLE_STORAGE_DROP_MS;
-    if (this.alarmAt === null || this.alarmAt > dropAt) await this.scheduleAlarm(dropAt);
+    return this.alarmAt === null || this.alarmAt > dropAt ? this.scheduleAlarm(dropAt) : undefined;
   }
 
   /**
