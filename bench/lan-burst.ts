@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEdge, type RunningEdge } from '../scripts/edge-launcher.js';
 import { buildCliBundle } from '../sidecar/build.js';
@@ -9,6 +8,7 @@ import { getFrom, hostForwarder, loopbackHosts, pullBlobFrom, type HostForwarder
 import { freePort, makeTempDir, sleep } from '../test/helpers/processes.js';
 import { startRegistry, type RunningRegistry } from '../test/helpers/registry.js';
 import { removeDir, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
+import { cpuShares, cpuSnapshot, processStat, type CpuShares } from './lan-burst-cpu.js';
 import { median } from './median.js';
 
 // The LAN burst (DESIGN §6): N simulated hosts on 127.0.0.3…, each with a sidecar and one client,
@@ -45,6 +45,12 @@ export interface BurstSample {
   /** Clients that did not get the whole blob with the right digest, and the first such error. */
   failedClients: number;
   firstError?: string;
+  /** When each client had the whole blob, seconds after the burst started, in order. */
+  clientsDone?: number[];
+  /** Where the machine's CPU went during the burst. */
+  cpu?: CpuShares;
+  /** What the sidecars moved between them: P2P bytes each sent (most first), and busy answers. */
+  relay?: Relay;
 }
 
 export interface LanVariantResult {
@@ -175,6 +181,7 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
       if (variant !== 'off') await startHostSidecars(env, edge, hostList, port, dir, forwarders, sidecars);
     }
 
+    const cpuBefore = cpuSnapshot();
     const t0 = performance.now();
     const doneAt: number[] = [];
     const firstByteAt: number[] = [];
@@ -196,6 +203,7 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
       `${variant} burst of ${hosts}`,
     );
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = cpuShares(cpuBefore, cpuSnapshot(), { sidecars: sidecars.map((s) => s.child.pid as number), edge: edge?.workerdPids() ?? [] });
     const errors = pulls.flatMap((p) => (p.error ? [p.error] : []));
     for (const sidecar of sidecars.filter((s) => errors.some((e) => e.includes(new URL(s.url).host)))) {
       env.log(`  ${sidecar.name} log (last lines):\n${sidecar.output().split('\n').slice(-8).join('\n')}`);
@@ -211,12 +219,19 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
       failedClients: errors.length,
       ...(errors.length ? { firstError: errors[0]!.slice(0, 300) } : {}),
       ...(edge ? { edgeServedBytes: await edgeServedBytes(edge.url) } : {}),
+      clientsDone: doneAt.sort((a, b) => a - b),
+      cpu,
+      ...(sidecars.length ? { relay: await relayOf(sidecars) } : {}),
     };
     env.log(
       `  ${hosts} × ${variant.padEnd(12)} ${seconds.toFixed(2).padStart(6)} s  upstream ${sample.upstreamGets} GET(s) ${(sample.upstreamBytes / 1e6).toFixed(0)} MB` +
         (sample.edgeServedBytes === undefined ? '' : `, edge served ${(sample.edgeServedBytes / 1e6).toFixed(0)} MB, ${sample.redirected} redirected`) +
         (hosts > 1 ? `; first bytes at ${span(firstByteAt)} s, clients done at ${span(doneAt)} s` : '') +
         (errors.length ? `; ${errors.length} client(s) FAILED, first: ${sample.firstError}` : ''),
+    );
+    env.log(
+      `    CPU s: sidecars ${cpu.sidecars.toFixed(1)}, edge ${cpu.edge.toFixed(1)}, bench ${cpu.bench.toFixed(1)}, registry ${cpu.registry.toFixed(1)}, other ${cpu.other.toFixed(1)} (${cpu.otherTop || '–'}); machine busy ${cpu.machineBusy.toFixed(1)} of ${cpu.machineTotal.toFixed(1)}` +
+        (sample.relay ? `; P2P MB out per sidecar ${sample.relay.p2pBytesOut.map((b) => (b / 1e6).toFixed(0)).join(' ')}, ${sample.relay.busyAnswers} busy, headers after ${sample.relay.meanHeadersSeconds.toFixed(2)} s (mean)` : ''),
     );
     return sample;
   } finally {
@@ -272,27 +287,33 @@ async function startHostSidecars(env: BurstEnv, edge: RunningEdge, hosts: string
 const QUIET_CPU_FRACTION = 0.1;
 const QUIET_MAX_MS = 30_000;
 
+interface Relay {
+  p2pBytesOut: number[];
+  busyAnswers: number;
+  /** Mean time from a client's request to the sidecar's response headers (the fill's first source answered). */
+  meanHeadersSeconds: number;
+}
+
+/** What the sidecars' metrics say of the burst. */
+async function relayOf(sidecars: SidecarProcess[]): Promise<Relay> {
+  const sum = async (name: string) => (await Promise.all(sidecars.map((s) => s.metric(name).catch(() => 0)))).reduce((a, b) => a + b, 0);
+  const out = await Promise.all(sidecars.map((s) => s.metric('fastreg_sidecar_p2p_bytes_out_total').catch(() => 0)));
+  const headers = await sum('fastreg_sidecar_http_request_duration_seconds_sum');
+  const requests = await sum('fastreg_sidecar_http_request_duration_seconds_count');
+  return { p2pBytesOut: out.sort((a, b) => b - a), busyAnswers: await sum('fastreg_sidecar_p2p_busy_total'), meanHeadersSeconds: requests ? headers / requests : 0 };
+}
+
 /** Waits (at most QUIET_MAX_MS) until the processes together use under 10% of one core over a second. */
 async function waitForQuiet(pids: number[]): Promise<number> {
   const started = performance.now();
   const ticksPerSecond = 100; // USER_HZ on Linux
-  const cpuTicks = () => pids.reduce((sum, pid) => sum + processTicks(pid), 0);
+  const cpuTicks = () => pids.reduce((sum, pid) => sum + (processStat(pid)?.ticks ?? 0), 0);
   while (performance.now() - started < QUIET_MAX_MS) {
     const before = cpuTicks();
     await sleep(1_000);
     if ((cpuTicks() - before) / ticksPerSecond < QUIET_CPU_FRACTION) break;
   }
   return performance.now() - started;
-}
-
-/** utime + stime of a process, in clock ticks; 0 once it is gone. */
-function processTicks(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
 }
 
 async function pull(host: string, base: string, digest: string, variant: LanVariant, onFirstByte: () => void): Promise<{ redirect?: string; final: HostResponse }> {
