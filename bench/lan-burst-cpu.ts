@@ -10,6 +10,8 @@ const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 export interface CpuShares {
   /** Core seconds over the burst, per part. */
   sidecars: number;
+  /** Each sidecar's, in the order of the PIDs given. */
+  perSidecar: number[];
   edge: number;
   bench: number;
   /** The bench's other children (the upstream registry). */
@@ -63,6 +65,7 @@ export function cpuShares(before: CpuSnapshot, after: CpuSnapshot, parts: { side
     .join(', ');
   return {
     sidecars: sum(sidecars),
+    perSidecar: parts.sidecars.map(delta),
     edge: sum(edge),
     bench: delta(process.pid),
     registry: sum(registry),

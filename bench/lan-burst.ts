@@ -49,8 +49,8 @@ export interface BurstSample {
   clientsDone?: number[];
   /** Where the machine's CPU went during the burst. */
   cpu?: CpuShares;
-  /** What the sidecars moved between them: P2P bytes each sent (most first), and busy answers. */
-  relay?: Relay;
+  /** What each sidecar did during the burst, from its metrics and its CPU time. */
+  sidecars?: SidecarWork[];
 }
 
 export interface LanVariantResult {
@@ -221,7 +221,7 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
       ...(edge ? { edgeServedBytes: await edgeServedBytes(edge.url) } : {}),
       clientsDone: doneAt.sort((a, b) => a - b),
       cpu,
-      ...(sidecars.length ? { relay: await relayOf(sidecars) } : {}),
+      ...(sidecars.length ? { sidecars: await sidecarWork(sidecars, cpu.perSidecar) } : {}),
     };
     env.log(
       `  ${hosts} × ${variant.padEnd(12)} ${seconds.toFixed(2).padStart(6)} s  upstream ${sample.upstreamGets} GET(s) ${(sample.upstreamBytes / 1e6).toFixed(0)} MB` +
@@ -231,7 +231,7 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
     );
     env.log(
       `    CPU s: sidecars ${cpu.sidecars.toFixed(1)}, edge ${cpu.edge.toFixed(1)}, bench ${cpu.bench.toFixed(1)}, registry ${cpu.registry.toFixed(1)}, other ${cpu.other.toFixed(1)} (${cpu.otherTop || '–'}); machine busy ${cpu.machineBusy.toFixed(1)} of ${cpu.machineTotal.toFixed(1)}` +
-        (sample.relay ? `; P2P MB out per sidecar ${sample.relay.p2pBytesOut.map((b) => (b / 1e6).toFixed(0)).join(' ')}, ${sample.relay.busyAnswers} busy, headers after ${sample.relay.meanHeadersSeconds.toFixed(2)} s (mean)` : ''),
+        (sample.sidecars ? `; per sidecar (CPU s/P2P MB out/in): ${sample.sidecars.map((w) => `${w.cpuSeconds.toFixed(1)}/${(w.p2pBytesOut / 1e6).toFixed(0)}/${(w.p2pBytesIn / 1e6).toFixed(0)}`).join(' ')}, ${sample.sidecars.reduce((n, w) => n + w.busyAnswers, 0)} busy` : ''),
     );
     return sample;
   } finally {
@@ -287,20 +287,32 @@ async function startHostSidecars(env: BurstEnv, edge: RunningEdge, hosts: string
 const QUIET_CPU_FRACTION = 0.1;
 const QUIET_MAX_MS = 30_000;
 
-interface Relay {
-  p2pBytesOut: number[];
+export interface SidecarWork {
+  cpuSeconds: number;
+  p2pBytesOut: number;
+  p2pBytesIn: number;
+  /** Bytes sent to HTTP clients. */
+  servedBytes: number;
+  /** Blobs it obtained (from the edge or from peers). */
+  fetches: number;
   busyAnswers: number;
-  /** Mean time from a client's request to the sidecar's response headers (the fill's first source answered). */
-  meanHeadersSeconds: number;
 }
 
-/** What the sidecars' metrics say of the burst. */
-async function relayOf(sidecars: SidecarProcess[]): Promise<Relay> {
-  const sum = async (name: string) => (await Promise.all(sidecars.map((s) => s.metric(name).catch(() => 0)))).reduce((a, b) => a + b, 0);
-  const out = await Promise.all(sidecars.map((s) => s.metric('fastreg_sidecar_p2p_bytes_out_total').catch(() => 0)));
-  const headers = await sum('fastreg_sidecar_http_request_duration_seconds_sum');
-  const requests = await sum('fastreg_sidecar_http_request_duration_seconds_count');
-  return { p2pBytesOut: out.sort((a, b) => b - a), busyAnswers: await sum('fastreg_sidecar_p2p_busy_total'), meanHeadersSeconds: requests ? headers / requests : 0 };
+/** Each sidecar's metrics after the burst, beside its CPU seconds. */
+async function sidecarWork(sidecars: SidecarProcess[], cpuSeconds: number[]): Promise<SidecarWork[]> {
+  return Promise.all(
+    sidecars.map(async (s, i) => {
+      const metric = (name: string) => s.metric(name).catch(() => 0);
+      return {
+        cpuSeconds: cpuSeconds[i] ?? 0,
+        p2pBytesOut: await metric('fastreg_sidecar_p2p_bytes_out_total'),
+        p2pBytesIn: await metric('fastreg_sidecar_p2p_bytes_in_total'),
+        servedBytes: await metric('fastreg_sidecar_served_bytes_total'),
+        fetches: await metric('fastreg_sidecar_blob_fetches_total'),
+        busyAnswers: await metric('fastreg_sidecar_p2p_busy_total'),
+      };
+    }),
+  );
 }
 
 /** Waits (at most QUIET_MAX_MS) until the processes together use under 10% of one core over a second. */
