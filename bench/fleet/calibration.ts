@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { median } from '../median.js';
 import type { SuiteSections } from '../report.js';
-import { testbedCosts, type TestbedCosts } from './testbed-costs.js';
+import { isTestbedCosts, testbedCosts, type TestbedCosts } from './testbed-costs.js';
 
 // The model's per-component rates and latencies, each taken from a bench section's figures.
 // `npm run bench` writes them to bench/out/calibration.json; a section that did not run keeps the
@@ -99,7 +99,8 @@ export function readCalibration(file: string | undefined): Calibration {
     if (!figure || typeof figure.value !== 'number' || !(figure.value > 0)) throw new Error(`${file}: ${name} is missing or not a positive number`);
   }
   if (parsed.testbed !== undefined && !Array.isArray(parsed.testbed)) throw new Error(`${file}: testbed is not a list`);
-  return parsed as Calibration;
+  // Entries another version of the fit wrote are left out: the validation then uses the single-stream figures.
+  return { ...parsed, testbed: parsed.testbed?.filter(isTestbedCosts) } as Calibration;
 }
 
 /** Measured on this machine (2 cores) by the `npm run bench` run of 2026-12-01: used when no calibration file exists. */

@@ -62,17 +62,17 @@ function testbedMarkdown(costs: TestbedCosts[]): string {
   if (costs.length === 0) return 'Testbed CPU costs: not measured (a run before the LAN bench recorded CPU times); the testbed is modelled with the single-stream figures above.';
   const perMB = (secondsPerByte: number) => (secondsPerByte * 1e6 * 1000).toFixed(2);
   return [
-    'Testbed CPU costs, fitted per host count over all its bursts from the CPU time of every process (/proc), never one burst alone: core milliseconds per MB at a sidecar (sending and receiving over P2P, serving HTTP) and in the bench process for a client reading from a sidecar, cores each sidecar uses whatever it moves, and cores other work on the machine took during the bursts (median per policy).',
+    'Testbed CPU costs, fitted per host count over all its bursts from the CPU time of every process (/proc), never one burst alone: core milliseconds per MB at a sidecar (sending and receiving over P2P, serving HTTP) and in the bench process for a client reading from a sidecar, cores a sidecar uses whatever bytes it moves (while it takes part in the burst, and while it idles), and cores other work on the machine took during the bursts (median per policy).',
     '',
     table(
-      ['hosts', 'P2P send (ms/MB)', 'P2P receive (ms/MB)', 'HTTP serve (ms/MB)', 'client receive (ms/MB)', 'background per sidecar (cores)', 'other work (cores)', 'sidecar observations', 'measured'],
+      ['hosts', 'P2P send (ms/MB)', 'P2P receive (ms/MB)', 'HTTP serve (ms/MB)', 'client receive (ms/MB)', 'per sidecar taking part / idle (cores)', 'other work (cores)', 'sidecar observations', 'measured'],
       costs.map((c) => [
         c.hosts,
         perMB(c.p2pSend),
         perMB(c.p2pReceive),
         perMB(c.httpServe),
         perMB(c.clientReceiveFromSidecar),
-        c.sidecarBackgroundCores.toFixed(3),
+        `${c.activeSidecarCores.toFixed(3)} / ${c.idleSidecarCores.toFixed(3)}`,
         POLICIES.filter((p) => c.otherCores[p] !== undefined).map((p) => `${p} ${c.otherCores[p]!.toFixed(2)}`).join(', '),
         c.observations,
         c.measuredAt.slice(0, 16),

@@ -1,4 +1,5 @@
 import type { Calibration } from './calibration.js';
+import type { TestbedCosts } from './testbed-costs.js';
 import { DEFAULT_MAX_PEER_STREAMS, type FleetInputs, type Policy } from './inputs.js';
 
 // From a calibration to the model's inputs: the LAN bench's testbed (to check the model against
@@ -55,11 +56,20 @@ export function testbedInputs(cal: Calibration, hosts: number, policy: Policy): 
       clientReceive,
       clientReceiveFromSidecar: costs?.clientReceiveFromSidecar ?? clientReceive,
       clientStreamBytesPerSec: cal.lanClientMBps.value * MB,
-      // `off` starts no sidecars.
-      sidecarBackgroundCores: policy === 'off' ? 0 : hosts * (costs?.sidecarBackgroundCores ?? 0),
+      sidecarBackgroundCores: costs ? sidecarBackground(costs, hosts, policy) : 0,
       otherCores: costs?.otherCores[policy] ?? 0,
     },
   };
+}
+
+/**
+ * The sidecars' load whatever they move. `off` starts none; with one blob, `rendezvous` sends every
+ * client to one sidecar and the others idle; `spread` and `local` make every sidecar fill and serve.
+ */
+function sidecarBackground(costs: TestbedCosts, hosts: number, policy: Policy): number {
+  if (policy === 'off') return 0;
+  const active = policy === 'rendezvous' ? 1 : hosts;
+  return active * costs.activeSidecarCores + (hosts - active) * costs.idleSidecarCores;
 }
 
 export interface FleetSpec {

@@ -5,8 +5,8 @@ import { POLICIES, type Policy } from './inputs.js';
 // What the LAN bench's testbed costs in CPU, per number of hosts, from the CPU times the bursts
 // measured (/proc, bench/lan-burst-cpu.ts). On one 2-core machine the bursts are CPU-bound, and a
 // sidecar's cost per byte is not the single-stream figure: it rises with the sidecar processes
-// sharing the cores. So each host count gets its own costs, fitted across all its bursts and
-// sidecars at once (never one burst's own total), and the CPU other work took meanwhile.
+// sharing the cores. So the costs are fitted across all bursts and sidecars at once (never one
+// burst's own total), with a load per host count, and the CPU other work took meanwhile.
 
 const REDIRECTS: readonly string[] = ['rendezvous', 'spread', 'local'];
 
@@ -17,51 +17,72 @@ export interface TestbedCosts {
   p2pSend: number;
   p2pReceive: number;
   httpServe: number;
-  /** Cores each sidecar uses whatever it moves (DHT, heartbeats, timers). */
-  sidecarBackgroundCores: number;
+  /**
+   * Cores a sidecar uses over the burst whatever bytes it moves: while it takes part in the burst
+   * (rises with the processes competing for the cores), and while it idles (DHT, heartbeats).
+   */
+  activeSidecarCores: number;
+  idleSidecarCores: number;
   /** Core seconds per byte in the bench process for a client reading from a sidecar. */
   clientReceiveFromSidecar: number;
   /** Cores other work on the machine took during the bursts, median per policy. */
   otherCores: Partial<Record<Policy, number>>;
-  /** Sidecar observations (sidecars × bursts) behind the fit. */
+  /** Sidecar observations (sidecars × bursts, all host counts) behind the fit. */
   observations: number;
 }
 
-/** The costs of every host count the LAN bench ran with CPU figures; none for older runs. */
+const NUMBERS = ['hosts', 'p2pSend', 'p2pReceive', 'httpServe', 'activeSidecarCores', 'idleSidecarCores', 'clientReceiveFromSidecar'] as const;
+
+export function isTestbedCosts(value: unknown): value is TestbedCosts {
+  const v = value as Partial<TestbedCosts> | undefined;
+  return typeof v === 'object' && v !== null && NUMBERS.every((name) => Number.isFinite(v[name])) && typeof v.otherCores === 'object' && v.otherCores !== null;
+}
+
+/**
+ * The costs of every host count the LAN bench ran with CPU figures; none for older runs. One fit over
+ * every sidecar of every redirected burst: a byte costs the same code at any host count, so the
+ * per-byte costs are shared; the load of taking part or idling is per host count (the competition
+ * for the cores is what changes).
+ */
 export function testbedCosts(lan: LanBurstFigures, measuredAt: string): TestbedCosts[] {
-  const out: TestbedCosts[] = [];
-  for (const byHosts of lan.byHosts) {
-    const redirected = byHosts.variants.filter((v) => REDIRECTS.includes(v.variant)).flatMap((v) => v.samples).filter((s) => s.cpu && s.sidecars);
-    if (redirected.length === 0) continue;
-    const rows: number[][] = [];
-    const cpu: number[] = [];
-    for (const sample of redirected) {
+  const counts = lan.byHosts
+    .map((byHosts) => ({ byHosts, samples: byHosts.variants.filter((v) => REDIRECTS.includes(v.variant)).flatMap((v) => v.samples).filter((s) => s.cpu && s.sidecars) }))
+    .filter((c) => c.samples.length > 0);
+  const rows: number[][] = [];
+  const cpu: number[] = [];
+  counts.forEach(({ samples }, index) => {
+    for (const sample of samples) {
       for (const w of sample.sidecars!) {
         const edgeIn = Math.max(0, w.fetches * lan.blobBytes - w.p2pBytesIn);
-        rows.push([w.p2pBytesOut, w.p2pBytesIn, w.servedBytes + edgeIn, sample.seconds]);
+        const active = w.p2pBytesOut + w.p2pBytesIn + w.servedBytes + edgeIn > 0;
+        const seconds = new Array<number>(2 * counts.length).fill(0);
+        seconds[2 * index + (active ? 0 : 1)] = sample.seconds;
+        rows.push([w.p2pBytesOut, w.p2pBytesIn, w.servedBytes + edgeIn, ...seconds]);
         cpu.push(w.cpuSeconds);
       }
     }
-    const [p2pSend, p2pReceive, httpServe, sidecarBackgroundCores] = nonNegativeLeastSquares(rows, cpu);
-    const clientBytes = byHosts.hosts * lan.blobBytes;
+  });
+  if (rows.length === 0) return [];
+  const [p2pSend, p2pReceive, httpServe, ...loads] = nonNegativeLeastSquares(rows, cpu);
+  return counts.map(({ byHosts, samples }, index) => {
     const otherCores: Partial<Record<Policy, number>> = {};
     for (const policy of POLICIES) {
-      const samples = byHosts.variants.find((v) => v.variant === policy)?.samples.filter((s) => s.cpu) ?? [];
-      if (samples.length) otherCores[policy] = median(samples.map((s) => s.cpu!.other / s.seconds));
+      const measured = byHosts.variants.find((v) => v.variant === policy)?.samples.filter((s) => s.cpu) ?? [];
+      if (measured.length) otherCores[policy] = median(measured.map((s) => s.cpu!.other / s.seconds));
     }
-    out.push({
+    return {
       hosts: byHosts.hosts,
       measuredAt,
       p2pSend: p2pSend!,
       p2pReceive: p2pReceive!,
       httpServe: httpServe!,
-      sidecarBackgroundCores: sidecarBackgroundCores!,
-      clientReceiveFromSidecar: median(redirected.map((s) => s.cpu!.bench / clientBytes)),
+      activeSidecarCores: loads[2 * index]!,
+      idleSidecarCores: loads[2 * index + 1]!,
+      clientReceiveFromSidecar: median(samples.map((s) => s.cpu!.bench / (byHosts.hosts * lan.blobBytes))),
       otherCores,
       observations: rows.length,
-    });
-  }
-  return out;
+    };
+  });
 }
 
 /**
