@@ -62,10 +62,10 @@ function testbedMarkdown(costs: TestbedCosts[]): string {
   if (costs.length === 0) return 'Testbed CPU costs: not measured (a run before the LAN bench recorded CPU times); the testbed is modelled with the single-stream figures above.';
   const perMB = (secondsPerByte: number) => (secondsPerByte * 1e6 * 1000).toFixed(2);
   return [
-    'Testbed CPU costs, fitted per host count over all its bursts from the CPU time of every process (/proc), never one burst alone: core milliseconds per MB at a sidecar (sending and receiving over P2P, serving HTTP) and in the bench process for a client reading from a sidecar, cores a sidecar uses whatever bytes it moves (while it takes part in the burst, and while it idles), and cores other work on the machine took during the bursts (median per policy).',
+    'Testbed CPU costs, from the CPU time of every process over each burst (/proc) and each sidecar\'s bytes moved, in one fit over every sidecar of every burst (never one burst alone): core milliseconds per MB at a sidecar (sending and receiving over P2P, serving HTTP), the same at every host count; cores a sidecar uses whatever bytes it moves (while it takes part in the burst, and while it idles), per host count; what a client reading from a sidecar costs the bench process per byte, and the cores other work on the machine took during the bursts (medians).',
     '',
     table(
-      ['hosts', 'P2P send (ms/MB)', 'P2P receive (ms/MB)', 'HTTP serve (ms/MB)', 'client receive (ms/MB)', 'per sidecar taking part / idle (cores)', 'other work (cores)', 'sidecar observations', 'measured'],
+      ['hosts', 'P2P send (ms/MB)', 'P2P receive (ms/MB)', 'HTTP serve (ms/MB)', 'client receive (ms/MB)', 'per sidecar taking part / idle (cores)', 'other work (cores)', 'sidecar observations (all host counts)', 'measured'],
       costs.map((c) => [
         c.hosts,
         perMB(c.p2pSend),
@@ -86,7 +86,7 @@ function validationMarkdown(rows: ValidationRow[]): string {
   return [
     `### Validation: the LAN bursts of this run, predicted vs measured (target: within ±${VALIDATION_TOLERANCE * 100}%)`,
     '',
-    'The testbed is one 2-core machine: every simulated host, the edge and the clients share its cores, the edge is one workerd thread and every client runs in the bench process. The model puts those shared parts in (they do not exist in a real fleet) with the testbed CPU costs above: fitted per host count across its bursts, so each row checks the event model (which bytes cross which hop, the fan-out tree, the start-up, the sharing), not the costs alone.',
+    'The testbed is one 2-core machine: every simulated host, the edge and the clients share its cores, the edge is one workerd thread and every client runs in the bench process. The model puts those shared parts in (they do not exist in a real fleet) with the testbed CPU costs above, fitted across all bursts, so each row checks the event model (which bytes cross which hop, the fan-out tree, the start-up, the sharing), not the costs alone.',
     '',
     table(
       ['hosts', 'policy', 'predicted (s)', 'measured (s, median)', 'predicted ÷ measured', 'result', 'bound by (model)'],
