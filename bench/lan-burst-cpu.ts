@@ -94,6 +94,21 @@ export function processStat(pid: number): ProcessStat | undefined {
   }
 }
 
+/** Samples the machine's busy cores every `everyMs` until stopped: when in the burst the cores were busy. */
+export function busyTimeline(everyMs: number): () => number[] {
+  const busy: number[] = [];
+  let last = machineTicks();
+  const timer = setInterval(() => {
+    const now = machineTicks();
+    busy.push((now.busy - last.busy) / TICKS_PER_SECOND / (everyMs / 1000));
+    last = now;
+  }, everyMs);
+  return () => {
+    clearInterval(timer);
+    return busy;
+  };
+}
+
 /** The machine's busy and total ticks (all cores), from /proc/stat's first line. */
 function machineTicks(): { busy: number; total: number } {
   const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
