@@ -94,19 +94,33 @@ export function processStat(pid: number): ProcessStat | undefined {
   }
 }
 
-/** Samples the machine's busy cores every `everyMs` until stopped: when in the burst the cores were busy. */
-export function busyTimeline(everyMs: number): () => number[] {
-  const busy: number[] = [];
-  let last = machineTicks();
+/** Busy cores over one sample: the machine's, and the bench's parts'. */
+export interface BusySample {
+  machine: number;
+  sidecars: number;
+  edge: number;
+  bench: number;
+}
+
+/** Samples busy cores every `everyMs` until stopped: when in the burst the cores were busy, and with what. */
+export function busyTimeline(everyMs: number, parts: { sidecars: number[]; edge: number[] }): () => BusySample[] {
+  const samples: BusySample[] = [];
+  const read = () => ({ machine: machineTicks().busy, sidecars: ticksOf(parts.sidecars), edge: ticksOf(parts.edge), bench: ticksOf([process.pid]) });
+  let last = read();
   const timer = setInterval(() => {
-    const now = machineTicks();
-    busy.push((now.busy - last.busy) / TICKS_PER_SECOND / (everyMs / 1000));
+    const now = read();
+    const cores = (key: keyof typeof now) => (now[key] - last[key]) / TICKS_PER_SECOND / (everyMs / 1000);
+    samples.push({ machine: cores('machine'), sidecars: cores('sidecars'), edge: cores('edge'), bench: cores('bench') });
     last = now;
   }, everyMs);
   return () => {
     clearInterval(timer);
-    return busy;
+    return samples;
   };
+}
+
+function ticksOf(pids: number[]): number {
+  return pids.reduce((sum, pid) => sum + (processStat(pid)?.ticks ?? 0), 0);
 }
 
 /** The machine's busy and total ticks (all cores), from /proc/stat's first line. */

@@ -8,7 +8,7 @@ import { getFrom, hostForwarder, loopbackHosts, pullBlobFrom, type HostForwarder
 import { freePort, makeTempDir, sleep } from '../test/helpers/processes.js';
 import { startRegistry, type RunningRegistry } from '../test/helpers/registry.js';
 import { removeDir, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
-import { busyTimeline, cpuShares, cpuSnapshot, processStat, type CpuShares } from './lan-burst-cpu.js';
+import { busyTimeline, cpuShares, cpuSnapshot, processStat, type BusySample, type CpuShares } from './lan-burst-cpu.js';
 import { median } from './median.js';
 
 // The LAN burst (DESIGN §6): N simulated hosts on 127.0.0.3…, each with a sidecar and one client,
@@ -48,7 +48,7 @@ export interface BurstSample {
   /** When each client had the whole blob, seconds after the burst started, in order. */
   clientsDone?: number[];
   /** Where the machine's CPU went during the burst, and its busy cores every BUSY_SAMPLE_MS. */
-  cpu?: CpuShares & { busyCores?: number[] };
+  cpu?: CpuShares & { busyCores?: BusySample[] };
   /** What each sidecar did during the burst, from its metrics and its CPU time. */
   sidecars?: SidecarWork[];
 }
@@ -183,7 +183,8 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
     }
 
     const cpuBefore = cpuSnapshot();
-    const timeline = busyTimeline(BUSY_SAMPLE_MS);
+    const parts = { sidecars: sidecars.map((s) => s.child.pid as number), edge: edge?.workerdPids() ?? [] };
+    const timeline = busyTimeline(BUSY_SAMPLE_MS, parts);
     const t0 = performance.now();
     const doneAt: number[] = [];
     const firstByteAt: number[] = [];
@@ -206,7 +207,7 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
     );
     const seconds = (performance.now() - t0) / 1000;
     const busyCores = timeline();
-    const cpu = cpuShares(cpuBefore, cpuSnapshot(), { sidecars: sidecars.map((s) => s.child.pid as number), edge: edge?.workerdPids() ?? [] });
+    const cpu = cpuShares(cpuBefore, cpuSnapshot(), parts);
     const errors = pulls.flatMap((p) => (p.error ? [p.error] : []));
     for (const sidecar of sidecars.filter((s) => errors.some((e) => e.includes(new URL(s.url).host)))) {
       env.log(`  ${sidecar.name} log (last lines):\n${sidecar.output().split('\n').slice(-8).join('\n')}`);
@@ -233,7 +234,7 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
         (errors.length ? `; ${errors.length} client(s) FAILED, first: ${sample.firstError}` : ''),
     );
     env.log(
-      `    CPU s: sidecars ${cpu.sidecars.toFixed(1)}, edge ${cpu.edge.toFixed(1)}, bench ${cpu.bench.toFixed(1)}, registry ${cpu.registry.toFixed(1)}, other ${cpu.other.toFixed(1)} (${cpu.otherTop || '–'}); machine busy ${cpu.machineBusy.toFixed(1)} of ${cpu.machineTotal.toFixed(1)}, first seconds (cores per 0.5 s) ${busyCores.slice(0, 12).map((c) => c.toFixed(1)).join(' ')}` +
+      `    CPU s: sidecars ${cpu.sidecars.toFixed(1)}, edge ${cpu.edge.toFixed(1)}, bench ${cpu.bench.toFixed(1)}, registry ${cpu.registry.toFixed(1)}, other ${cpu.other.toFixed(1)} (${cpu.otherTop || '–'}); machine busy ${cpu.machineBusy.toFixed(1)} of ${cpu.machineTotal.toFixed(1)}, first seconds (busy cores per 0.5 s: machine/sidecars/edge/bench) ${busyCores.slice(0, 12).map((c) => `${c.machine.toFixed(1)}/${c.sidecars.toFixed(1)}/${c.edge.toFixed(1)}/${c.bench.toFixed(1)}`).join(' ')}` +
         (sample.sidecars ? `; per sidecar (CPU s/P2P MB out/in): ${sample.sidecars.map((w) => `${w.cpuSeconds.toFixed(1)}/${(w.p2pBytesOut / 1e6).toFixed(0)}/${(w.p2pBytesIn / 1e6).toFixed(0)}`).join(' ')}, ${sample.sidecars.reduce((n, w) => n + w.busyAnswers, 0)} busy` : ''),
     );
     return sample;
