@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 // the bench process that runs every client, the upstream registry) are told apart by PID; the rest
 // is other work on the machine, which the burst had to share its cores with.
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+export const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 export interface CpuShares {
   /** Core seconds over the burst, per part. */
@@ -83,7 +83,7 @@ interface ProcessStat {
 }
 
 /** utime + stime of a process in clock ticks, its parent and name; undefined once it is gone. */
-export function processStat(pid: number): ProcessStat | undefined {
+function processStat(pid: number): ProcessStat | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = stat.lastIndexOf(') ');
@@ -119,7 +119,8 @@ export function busyTimeline(everyMs: number, parts: { sidecars: number[]; edge:
   };
 }
 
-function ticksOf(pids: number[]): number {
+/** utime + stime of the processes together, in clock ticks (0 for one that is gone). */
+export function ticksOf(pids: number[]): number {
   return pids.reduce((sum, pid) => sum + (processStat(pid)?.ticks ?? 0), 0);
 }
 

@@ -8,7 +8,7 @@ import { getFrom, hostForwarder, loopbackHosts, pullBlobFrom, type HostForwarder
 import { freePort, makeTempDir, sleep } from '../test/helpers/processes.js';
 import { startRegistry, type RunningRegistry } from '../test/helpers/registry.js';
 import { removeDir, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
-import { busyTimeline, cpuShares, cpuSnapshot, processStat, type BusySample, type CpuShares } from './lan-burst-cpu.js';
+import { busyTimeline, cpuShares, cpuSnapshot, ticksOf, TICKS_PER_SECOND, type BusySample, type CpuShares } from './lan-burst-cpu.js';
 import { median } from './median.js';
 
 // The LAN burst (DESIGN §6): N simulated hosts on 127.0.0.3…, each with a sidecar and one client,
@@ -322,12 +322,11 @@ async function sidecarWork(sidecars: SidecarProcess[], cpuSeconds: number[]): Pr
 /** Waits (at most QUIET_MAX_MS) until the processes together use under 10% of one core over a second. */
 async function waitForQuiet(pids: number[]): Promise<number> {
   const started = performance.now();
-  const ticksPerSecond = 100; // USER_HZ on Linux
-  const cpuTicks = () => pids.reduce((sum, pid) => sum + (processStat(pid)?.ticks ?? 0), 0);
+  const cpuTicks = () => ticksOf(pids);
   while (performance.now() - started < QUIET_MAX_MS) {
     const before = cpuTicks();
     await sleep(1_000);
-    if ((cpuTicks() - before) / ticksPerSecond < QUIET_CPU_FRACTION) break;
+    if ((cpuTicks() - before) / TICKS_PER_SECOND < QUIET_CPU_FRACTION) break;
   }
   return performance.now() - started;
 }
