@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEdge, type RunningEdge } from '../scripts/edge-launcher.js';
 import { buildCliBundle } from '../sidecar/build.js';
@@ -9,6 +8,7 @@ import { getFrom, hostForwarder, loopbackHosts, pullBlobFrom, type HostForwarder
 import { freePort, makeTempDir, sleep } from '../test/helpers/processes.js';
 import { startRegistry, type RunningRegistry } from '../test/helpers/registry.js';
 import { removeDir, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
+import { busyTimeline, cpuShares, cpuSnapshot, ticksOf, TICKS_PER_SECOND, type BusySample, type CpuShares } from './lan-burst-cpu.js';
 import { median } from './median.js';
 
 // The LAN burst (DESIGN §6): N simulated hosts on 127.0.0.3…, each with a sidecar and one client,
@@ -45,6 +45,12 @@ export interface BurstSample {
   /** Clients that did not get the whole blob with the right digest, and the first such error. */
   failedClients: number;
   firstError?: string;
+  /** When each client had the whole blob, seconds after the burst started, in order. */
+  clientsDone?: number[];
+  /** Where the machine's CPU went during the burst, and its busy cores every BUSY_SAMPLE_MS. */
+  cpu?: CpuShares & { busyCores?: BusySample[] };
+  /** What each sidecar did during the burst, from its metrics and its CPU time. */
+  sidecars?: SidecarWork[];
 }
 
 export interface LanVariantResult {
@@ -74,6 +80,7 @@ export interface LanBurstFigures {
 
 const NAME = 'library/lanburst';
 const BURST_TIMEOUT_MS = 300_000;
+const BUSY_SAMPLE_MS = 500;
 const SITES = JSON.stringify({ lan: ['127.0.0.0/8'] });
 
 interface Blob {
@@ -175,6 +182,9 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
       if (variant !== 'off') await startHostSidecars(env, edge, hostList, port, dir, forwarders, sidecars);
     }
 
+    const cpuBefore = cpuSnapshot();
+    const parts = { sidecars: sidecars.map((s) => s.child.pid as number), edge: edge?.workerdPids() ?? [] };
+    const timeline = busyTimeline(BUSY_SAMPLE_MS, parts);
     const t0 = performance.now();
     const doneAt: number[] = [];
     const firstByteAt: number[] = [];
@@ -196,6 +206,8 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
       `${variant} burst of ${hosts}`,
     );
     const seconds = (performance.now() - t0) / 1000;
+    const busyCores = timeline();
+    const cpu = cpuShares(cpuBefore, cpuSnapshot(), parts);
     const errors = pulls.flatMap((p) => (p.error ? [p.error] : []));
     for (const sidecar of sidecars.filter((s) => errors.some((e) => e.includes(new URL(s.url).host)))) {
       env.log(`  ${sidecar.name} log (last lines):\n${sidecar.output().split('\n').slice(-8).join('\n')}`);
@@ -211,12 +223,19 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
       failedClients: errors.length,
       ...(errors.length ? { firstError: errors[0]!.slice(0, 300) } : {}),
       ...(edge ? { edgeServedBytes: await edgeServedBytes(edge.url) } : {}),
+      clientsDone: doneAt.sort((a, b) => a - b),
+      cpu: { ...cpu, busyCores },
+      ...(sidecars.length ? { sidecars: await sidecarWork(sidecars, cpu.perSidecar) } : {}),
     };
     env.log(
       `  ${hosts} × ${variant.padEnd(12)} ${seconds.toFixed(2).padStart(6)} s  upstream ${sample.upstreamGets} GET(s) ${(sample.upstreamBytes / 1e6).toFixed(0)} MB` +
         (sample.edgeServedBytes === undefined ? '' : `, edge served ${(sample.edgeServedBytes / 1e6).toFixed(0)} MB, ${sample.redirected} redirected`) +
         (hosts > 1 ? `; first bytes at ${span(firstByteAt)} s, clients done at ${span(doneAt)} s` : '') +
         (errors.length ? `; ${errors.length} client(s) FAILED, first: ${sample.firstError}` : ''),
+    );
+    env.log(
+      `    CPU s: sidecars ${cpu.sidecars.toFixed(1)}, edge ${cpu.edge.toFixed(1)}, bench ${cpu.bench.toFixed(1)}, registry ${cpu.registry.toFixed(1)}, other ${cpu.other.toFixed(1)} (${cpu.otherTop || '–'}); machine busy ${cpu.machineBusy.toFixed(1)} of ${cpu.machineTotal.toFixed(1)}, first seconds (busy cores per 0.5 s: machine/sidecars/edge/bench) ${busyCores.slice(0, 12).map((c) => `${c.machine.toFixed(1)}/${c.sidecars.toFixed(1)}/${c.edge.toFixed(1)}/${c.bench.toFixed(1)}`).join(' ')}` +
+        (sample.sidecars ? `; per sidecar (CPU s/P2P MB out/in): ${sample.sidecars.map((w) => `${w.cpuSeconds.toFixed(1)}/${(w.p2pBytesOut / 1e6).toFixed(0)}/${(w.p2pBytesIn / 1e6).toFixed(0)}`).join(' ')}, ${sample.sidecars.reduce((n, w) => n + w.busyAnswers, 0)} busy` : ''),
     );
     return sample;
   } finally {
@@ -272,27 +291,44 @@ async function startHostSidecars(env: BurstEnv, edge: RunningEdge, hosts: string
 const QUIET_CPU_FRACTION = 0.1;
 const QUIET_MAX_MS = 30_000;
 
+export interface SidecarWork {
+  cpuSeconds: number;
+  p2pBytesOut: number;
+  p2pBytesIn: number;
+  /** Bytes sent to HTTP clients. */
+  servedBytes: number;
+  /** Blobs it obtained (from the edge or from peers). */
+  fetches: number;
+  busyAnswers: number;
+}
+
+/** Each sidecar's metrics after the burst, beside its CPU seconds. */
+async function sidecarWork(sidecars: SidecarProcess[], cpuSeconds: number[]): Promise<SidecarWork[]> {
+  return Promise.all(
+    sidecars.map(async (s, i) => {
+      const metric = (name: string) => s.metric(name).catch(() => 0);
+      return {
+        cpuSeconds: cpuSeconds[i] ?? 0,
+        p2pBytesOut: await metric('fastreg_sidecar_p2p_bytes_out_total'),
+        p2pBytesIn: await metric('fastreg_sidecar_p2p_bytes_in_total'),
+        servedBytes: await metric('fastreg_sidecar_served_bytes_total'),
+        fetches: await metric('fastreg_sidecar_blob_fetches_total'),
+        busyAnswers: await metric('fastreg_sidecar_p2p_busy_total'),
+      };
+    }),
+  );
+}
+
 /** Waits (at most QUIET_MAX_MS) until the processes together use under 10% of one core over a second. */
 async function waitForQuiet(pids: number[]): Promise<number> {
   const started = performance.now();
-  const ticksPerSecond = 100; // USER_HZ on Linux
-  const cpuTicks = () => pids.reduce((sum, pid) => sum + processTicks(pid), 0);
+  const cpuTicks = () => ticksOf(pids);
   while (performance.now() - started < QUIET_MAX_MS) {
     const before = cpuTicks();
     await sleep(1_000);
-    if ((cpuTicks() - before) / ticksPerSecond < QUIET_CPU_FRACTION) break;
+    if ((cpuTicks() - before) / TICKS_PER_SECOND < QUIET_CPU_FRACTION) break;
   }
   return performance.now() - started;
-}
-
-/** utime + stime of a process, in clock ticks; 0 once it is gone. */
-function processTicks(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
 }
 
 async function pull(host: string, base: string, digest: string, variant: LanVariant, onFirstByte: () => void): Promise<{ redirect?: string; final: HostResponse }> {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { median } from '../median.js';
 import type { SuiteSections } from '../report.js';
+import { isTestbedCosts, testbedCosts, type TestbedCosts } from './testbed-costs.js';
 
 // The model's per-component rates and latencies, each taken from a bench section's figures.
 // `npm run bench` writes them to bench/out/calibration.json; a section that did not run keeps the
@@ -33,9 +34,12 @@ export const FIGURES = [
   'cores',
 ] as const;
 export type FigureName = (typeof FIGURES)[number];
-export type Calibration = Record<FigureName, Figure>;
+export type Calibration = Record<FigureName, Figure> & {
+  /** The LAN testbed's CPU costs per host count (bench/fleet/testbed-costs.ts), when a run measured them. */
+  testbed?: TestbedCosts[];
+};
 
-type Measured = Partial<Record<FigureName, [number, string]>>;
+type Measured = Partial<Record<FigureName, [number, string]>> & { testbed?: (at: string) => TestbedCosts[] };
 
 /** The figures `sections` measured (undefined where a section did not run). */
 export function measuredFigures(sections: SuiteSections, cores: number): Measured {
@@ -69,6 +73,7 @@ export function measuredFigures(sections: SuiteSections, cores: number): Measure
     const bursts = lan.byHosts.flatMap((h) => h.variants.filter((v) => v.variant === 'direct').map((v) => ({ hosts: h.hosts, seconds: v.medianSeconds })));
     const most = bursts.sort((a, b) => b.hosts - a.hosts)[0];
     if (most) out.lanClientsMBps = [(most.hosts * lan.blobBytes) / 1e6 / most.seconds, `lan: ${most.hosts} clients direct from the upstream at once (median)`];
+    out.testbed = (at) => testbedCosts(lan, at);
   }
   return out;
 }
@@ -80,6 +85,8 @@ export function calibrate(measured: Measured, at: string, previous: Calibration 
     const figure = measured[name];
     if (figure && Number.isFinite(figure[0]) && figure[0] > 0) out[name] = { value: figure[0], measuredAt: at, source: figure[1] };
   }
+  const testbed = measured.testbed?.(at) ?? [];
+  if (testbed.length) out.testbed = [...(previous.testbed ?? []).filter((t) => !testbed.some((n) => n.hosts === t.hosts)), ...testbed].sort((a, b) => a.hosts - b.hosts);
   return out;
 }
 
@@ -91,7 +98,9 @@ export function readCalibration(file: string | undefined): Calibration {
     const figure = parsed[name];
     if (!figure || typeof figure.value !== 'number' || !(figure.value > 0)) throw new Error(`${file}: ${name} is missing or not a positive number`);
   }
-  return parsed as Calibration;
+  if (parsed.testbed !== undefined && !Array.isArray(parsed.testbed)) throw new Error(`${file}: testbed is not a list`);
+  // Entries another version of the fit wrote are left out: the validation then uses the single-stream figures.
+  return { ...parsed, testbed: parsed.testbed?.filter(isTestbedCosts) } as Calibration;
 }
 
 /** Measured on this machine (2 cores) by the `npm run bench` run of 2026-12-01: used when no calibration file exists. */

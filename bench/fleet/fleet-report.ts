@@ -1,9 +1,10 @@
 import type { LanBurstFigures } from '../lan-burst.js';
 import { table } from '../markdown.js';
-import type { Calibration } from './calibration.js';
+import { FIGURES, type Calibration } from './calibration.js';
 import { cdfSvg } from './cdf-svg.js';
 import { compareWithKraken, KRAKEN, type ComparisonRow, type FleetComparison } from './comparison.js';
 import { POLICIES, type Policy } from './inputs.js';
+import type { TestbedCosts } from './testbed-costs.js';
 import { validate, VALIDATION_TOLERANCE, type ValidationRow } from './validation.js';
 
 // The bench report's "Fleet model" section: the model checked against this run's LAN bursts, then
@@ -16,7 +17,9 @@ export interface FleetReport {
 }
 
 export function fleetReport(calibration: Calibration, lan: LanBurstFigures | undefined, log?: (line: string) => void): FleetReport {
-  return { calibration, validation: lan ? validate(calibration, lan) : [], comparison: compareWithKraken(calibration, log) };
+  const validation = lan ? validate(calibration, lan) : [];
+  for (const r of validation) log?.(`validation: ${r.hosts} hosts, ${r.policy}: predicted ${r.predictedSeconds.toFixed(2)} s, measured ${r.measuredSeconds.toFixed(2)} s, ratio ${r.ratio.toFixed(2)} (${r.limit})`);
+  return { calibration, validation, comparison: compareWithKraken(calibration, log) };
 }
 
 export const cdfFile = (policy: Policy) => `fleet-cdf-${policy}.svg`;
@@ -51,8 +54,31 @@ export function fleetMarkdown(report: FleetReport): string {
 }
 
 function calibrationMarkdown(cal: Calibration): string {
-  const rows = Object.entries(cal).map(([name, f]) => `${name} ${Number(f.value.toPrecision(4))} (${f.source}, ${f.measuredAt.slice(0, 10)})`);
-  return `Calibration: ${rows.join('; ')}.`;
+  const rows = FIGURES.map((name) => [name, cal[name]] as const).map(([name, f]) => `${name} ${Number(f.value.toPrecision(4))} (${f.source}, ${f.measuredAt.slice(0, 10)})`);
+  return [`Calibration: ${rows.join('; ')}.`, '', testbedMarkdown(cal.testbed ?? [])].join('\n');
+}
+
+function testbedMarkdown(costs: TestbedCosts[]): string {
+  if (costs.length === 0) return 'Testbed CPU costs: not measured (a run before the LAN bench recorded CPU times); the testbed is modelled with the single-stream figures above.';
+  const perMB = (secondsPerByte: number) => (secondsPerByte * 1e6 * 1000).toFixed(2);
+  return [
+    'Testbed CPU costs, from the CPU time of every process over each burst (/proc) and each sidecar\'s bytes moved, in one fit over every sidecar of every burst (never one burst alone): core milliseconds per MB at a sidecar (sending and receiving over P2P, serving HTTP), the same at every host count; cores a sidecar uses whatever bytes it moves (while it takes part in the burst, and while it idles), per host count; what a client reading from a sidecar costs the bench process per byte, and the cores other work on the machine took during the bursts (medians).',
+    '',
+    table(
+      ['hosts', 'P2P send (ms/MB)', 'P2P receive (ms/MB)', 'HTTP serve (ms/MB)', 'client receive (ms/MB)', 'per sidecar taking part / idle (cores)', 'other work (cores)', 'sidecar observations (all host counts)', 'measured'],
+      costs.map((c) => [
+        c.hosts,
+        perMB(c.p2pSend),
+        perMB(c.p2pReceive),
+        perMB(c.httpServe),
+        perMB(c.clientReceiveFromSidecar),
+        `${c.activeSidecarCores.toFixed(3)} / ${c.idleSidecarCores.toFixed(3)}`,
+        POLICIES.filter((p) => c.otherCores[p] !== undefined).map((p) => `${p} ${c.otherCores[p]!.toFixed(2)}`).join(', '),
+        c.observations,
+        c.measuredAt.slice(0, 16),
+      ]),
+    ),
+  ].join('\n');
 }
 
 function validationMarkdown(rows: ValidationRow[]): string {
@@ -60,7 +86,7 @@ function validationMarkdown(rows: ValidationRow[]): string {
   return [
     `### Validation: the LAN bursts of this run, predicted vs measured (target: within ±${VALIDATION_TOLERANCE * 100}%)`,
     '',
-    'The testbed is one 2-core machine: every simulated host, the edge and the clients share its cores, the edge is one workerd thread and every client runs in the bench process. The model puts those shared parts in (they do not exist in a real fleet) and nothing else from the bursts themselves.',
+    'The testbed is one 2-core machine: every simulated host, the edge and the clients share its cores, the edge is one workerd thread and every client runs in the bench process. The model puts those shared parts in (they do not exist in a real fleet) with the testbed CPU costs above, fitted across all bursts, so each row checks the event model (which bytes cross which hop, the fan-out tree, the start-up, the sharing), not the costs alone.',
     '',
     table(
       ['hosts', 'policy', 'predicted (s)', 'measured (s, median)', 'predicted ÷ measured', 'result', 'bound by (model)'],

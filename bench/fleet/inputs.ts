@@ -32,9 +32,13 @@ export interface Testbed {
   /** Core seconds per byte on the edge's one thread (workerd): serving, and filling from the upstream. */
   edgeServe: number;
   edgeFill: number;
-  /** Core seconds per byte on the bench process that runs every client, and one client's own top rate. */
+  /** Core seconds per byte on the bench process that runs every client (from the edge, from a sidecar), and one client's own top rate. */
   clientReceive: number;
+  clientReceiveFromSidecar: number;
   clientStreamBytesPerSec: number;
+  /** Cores the sidecars use together whatever they move, and cores other work on the machine takes: neither is left for the burst. */
+  sidecarBackgroundCores: number;
+  otherCores: number;
 }
 
 export interface FleetInputs {

@@ -1,4 +1,5 @@
 import type { Calibration } from './calibration.js';
+import type { TestbedCosts } from './testbed-costs.js';
 import { DEFAULT_MAX_PEER_STREAMS, type FleetInputs, type Policy } from './inputs.js';
 
 // From a calibration to the model's inputs: the LAN bench's testbed (to check the model against
@@ -24,10 +25,14 @@ function dht(cal: Calibration): FleetInputs['dht'] {
 /**
  * The LAN bench: `hosts` simulated hosts in one site on one machine, one cold blob. Loopback has no
  * NIC or WAN limit; what is shared is the machine's cores, the edge's one thread (its fill runs at the
- * measured cold-pull rate), and the bench process that runs every client.
+ * measured cold-pull rate), and the bench process that runs every client. With the testbed's CPU
+ * costs for this host count (testbed-costs.ts) the sidecars and clients cost what they cost there,
+ * and the cores other work took are not the burst's; without, the single-stream figures.
  */
 export function testbedInputs(cal: Calibration, hosts: number, policy: Policy): FleetInputs {
   const cold = cal.lanColdMBps.value * MB;
+  const costs = cal.testbed?.find((c) => c.hosts === hosts);
+  const clientReceive = 1 / (cal.lanClientsMBps.value * MB);
   return {
     sites: [{ hosts, wanBytesPerSec: Infinity, rttSeconds: cal.edgeFirstByteMs.value / 1000 }],
     layers: [cal.lanBlobBytes.value],
@@ -41,17 +46,30 @@ export function testbedInputs(cal: Calibration, hosts: number, policy: Policy): 
     lanRttSeconds: LAN_RTT_S,
     dht: dht(cal),
     dhtPerSite: false,
-    sidecarCosts: sidecarCosts(cal),
+    sidecarCosts: costs ? { p2pSend: costs.p2pSend, p2pReceive: costs.p2pReceive, httpServe: costs.httpServe, edgeReceive: costs.httpServe } : sidecarCosts(cal),
     jitterSeconds: 0,
     seed: 1,
     testbed: {
       cores: cal.cores.value,
       edgeServe: 1 / (cal.edgeServeMBps.value * MB),
       edgeFill: 1 / cold,
-      clientReceive: 1 / (cal.lanClientsMBps.value * MB),
+      clientReceive,
+      clientReceiveFromSidecar: costs?.clientReceiveFromSidecar ?? clientReceive,
       clientStreamBytesPerSec: cal.lanClientMBps.value * MB,
+      sidecarBackgroundCores: costs ? sidecarBackground(costs, hosts, policy) : 0,
+      otherCores: costs?.otherCores[policy] ?? 0,
     },
   };
+}
+
+/**
+ * The sidecars' load whatever they move. `off` starts none; with one blob, `rendezvous` sends every
+ * client to one sidecar and the others idle; `spread` and `local` make every sidecar fill and serve.
+ */
+function sidecarBackground(costs: TestbedCosts, hosts: number, policy: Policy): number {
+  if (policy === 'off') return 0;
+  const active = policy === 'rendezvous' ? 1 : hosts;
+  return active * costs.activeSidecarCores + (hosts - active) * costs.idleSidecarCores;
 }
 
 export interface FleetSpec {

@@ -26,6 +26,9 @@ export interface Host {
   cpu: Resource;
 }
 
+/** The least of the testbed's cores the model leaves to the burst, whatever else took them. */
+const MIN_FREE_CORES = 0.1;
+
 export class World {
   readonly sim: Sim;
   readonly sites: Site[];
@@ -43,7 +46,7 @@ export class World {
     this.edgeEgress = make('edge egress', 'edge-egress', inputs.edge.egressBytesPerSec);
     const t = inputs.testbed;
     if (t) {
-      this.machine = make('the machine', 'machine-cpu', t.cores);
+      this.machine = make('the machine', 'machine-cpu', Math.max(MIN_FREE_CORES, t.cores - t.sidecarBackgroundCores - t.otherCores));
       this.edgeCpu = make('edge thread', 'edge-cpu', 1);
       this.clientCpu = make('client process', 'client-cpu', 1);
     }
@@ -115,7 +118,7 @@ export class World {
   /** A sidecar serving a client over HTTP (its own host's client: loopback, no NIC). */
   httpUses(from: Host, to: Host): Use[] {
     const serve = this.inputs.sidecarCosts.httpServe;
-    const receive = this.inputs.testbed?.clientReceive ?? 0;
+    const receive = this.inputs.testbed?.clientReceiveFromSidecar ?? 0;
     return [
       ...(from === to ? [] : [...use(from.nicUp, 1), ...use(to.nicDown, 1)]),
       ...(from.site === to.site ? [] : [...use(from.site.wanUp, 1), ...use(to.site.wanDown, 1)]),

@@ -6,6 +6,10 @@ import { pieceBytesFor } from '../../bench/fleet/edge.js';
 import type { FleetInputs, Policy } from '../../bench/fleet/inputs.js';
 import { runFleet } from '../../bench/fleet/run-fleet.js';
 import { allocate, Resource, type SharedFlow } from '../../bench/fleet/sharing.js';
+import { DEFAULT_CALIBRATION } from '../../bench/fleet/calibration.js';
+import { testbedInputs } from '../../bench/fleet/scenarios.js';
+import { nonNegativeLeastSquares, testbedCosts, type TestbedCosts } from '../../bench/fleet/testbed-costs.js';
+import type { LanBurstFigures } from '../../bench/lan-burst.js';
 import { REPO_ROOT } from '../../scripts/edge-launcher.js';
 
 // The fleet model (bench/fleet/) against cases with closed-form answers. Latencies are zero and every
@@ -101,6 +105,117 @@ describe('fleet model: bandwidth sharing', () => {
     allocate([a, b]);
     expect(a.rate).toBeCloseTo(100 / 3, 6);
     expect(b.rate).toBeCloseTo(100 / 3, 6);
+  });
+});
+
+describe('fleet model: the testbed machine', () => {
+  const testbed = (cores: number, other: number, background: number): NonNullable<FleetInputs['testbed']> => ({
+    cores,
+    edgeServe: 0,
+    edgeFill: 0,
+    clientReceive: 0,
+    clientReceiveFromSidecar: 0,
+    clientStreamBytesPerSec: Infinity,
+    sidecarBackgroundCores: background,
+    otherCores: other,
+  });
+
+  it('a star bound by the machine: N served bytes at c core·s each over the cores other work and the sidecars\' background left', () => {
+    const hosts = 4;
+    const c = 1 / (200 * MB);
+    const free = inputs(hosts, 'rendezvous', { hostNicBytesPerSec: Infinity, sidecarCosts: { p2pSend: 0, p2pReceive: 0, httpServe: c, edgeReceive: 0 }, testbed: testbed(2, 0, 0) });
+    // One sidecar thread serves all N clients: it, not the 2 cores, binds.
+    close(runFleet(free).max, hosts * SIZE * c);
+    // 1.2 cores left: still more than the one thread.
+    close(runFleet({ ...free, testbed: testbed(2, 0.5, 0.3) }).max, hosts * SIZE * c);
+    // 0.2 cores left: the machine binds.
+    close(runFleet({ ...free, testbed: testbed(2, 1, 0.8) }).max, (hosts * SIZE * c) / 0.2);
+  });
+});
+
+describe('testbed costs', () => {
+  it('non-negative least squares recovers exact coefficients, and drops a column that would go negative', () => {
+    const x = [
+      [1, 0, 2],
+      [0, 1, 1],
+      [3, 2, 0],
+      [1, 1, 1],
+    ];
+    const b = [0.5, 2, 0.25];
+    const y = x.map((row) => row.reduce((s, v, i) => s + v * b[i]!, 0));
+    nonNegativeLeastSquares(x, y).forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 9));
+    // y = 2·x0 exactly, plus a column anti-correlated with the noise: its coefficient stays ≥ 0.
+    const fit = nonNegativeLeastSquares(
+      [
+        [1, 1],
+        [2, 0],
+        [3, 1],
+      ],
+      [1.9, 4, 5.9],
+    );
+    expect(fit[1]).toBe(0);
+    expect(fit[0]).toBeCloseTo((1.9 + 8 + 17.7) / 14, 9);
+  });
+
+  it('fits per-byte sidecar costs and the load of taking part or idling across bursts, and takes the other work per policy', () => {
+    const blob = 100 * MB;
+    const [send, receive, serve, background, idle] = [8e-9, 6e-9, 2e-9, 0.01, 0.004];
+    const sidecar = (out: number, inBytes: number, served: number, seconds: number) => ({
+      cpuSeconds: send * out + receive * inBytes + serve * (served + (blob - inBytes)) + background * seconds,
+      p2pBytesOut: out,
+      p2pBytesIn: inBytes,
+      servedBytes: served,
+      fetches: 1,
+      busyAnswers: 0,
+    });
+    const sample = (seconds: number, sidecars: ReturnType<typeof sidecar>[], other: number) => ({
+      seconds,
+      upstreamGets: 1,
+      upstreamBytes: blob,
+      redirected: 3,
+      failedClients: 0,
+      sidecars,
+      cpu: { sidecars: 0, perSidecar: [], edge: 0, bench: 3 * blob * 3e-9, registry: 0, other: other * seconds, otherTop: '', machineBusy: 0, machineTotal: 0 },
+    });
+    const lan = {
+      blobBytes: blob,
+      byHosts: [
+        {
+          hosts: 3,
+          repeats: 1,
+          variants: [
+            { variant: 'rendezvous', medianSeconds: 2, samples: [sample(2, [sidecar(0, 0, 3 * blob, 2), { ...sidecar(0, 0, 0, 2), fetches: 0, cpuSeconds: idle * 2 }, { ...sidecar(0, 0, 0, 2), fetches: 0, cpuSeconds: idle * 2 }], 0.5)] },
+            { variant: 'spread', medianSeconds: 4, samples: [sample(4, [sidecar(2 * blob, 0, blob, 4), sidecar(0, blob, blob, 4), sidecar(0, blob, blob, 4)], 0.1)] },
+            { variant: 'local', medianSeconds: 5, samples: [sample(5, [sidecar(blob, 0, blob, 5), sidecar(blob, blob, blob, 5), sidecar(0, blob, blob, 5)], 0.2)] },
+          ],
+        },
+      ],
+    } as unknown as LanBurstFigures;
+    const [costs] = testbedCosts(lan, 'now');
+    expect(costs!.hosts).toBe(3);
+    expect(costs!.p2pSend).toBeCloseTo(send, 15);
+    expect(costs!.p2pReceive).toBeCloseTo(receive, 15);
+    expect(costs!.httpServe).toBeCloseTo(serve, 15);
+    expect(costs!.activeSidecarCores).toBeCloseTo(background, 9);
+    expect(costs!.idleSidecarCores).toBeCloseTo(idle, 9);
+    expect(costs!.clientReceiveFromSidecar).toBeCloseTo(3e-9, 15);
+    expect(costs!.otherCores).toEqual({ rendezvous: 0.5, spread: expect.closeTo(0.1, 9), local: expect.closeTo(0.2, 9) });
+    expect(costs!.observations).toBe(9);
+  });
+
+  it('charges the testbed one sidecar taking part under rendezvous, every one under spread, none under off', () => {
+    const costs: TestbedCosts = { hosts: 4, measuredAt: 'now', p2pSend: 3e-9, p2pReceive: 5e-9, httpServe: 1e-9, activeSidecarCores: 0.1, idleSidecarCores: 0.01, clientReceiveFromSidecar: 2e-9, otherCores: { spread: 0.3 }, observations: 12 };
+    const cal = { ...DEFAULT_CALIBRATION, testbed: [costs] };
+    expect(testbedInputs(cal, 4, 'rendezvous').testbed!.sidecarBackgroundCores).toBeCloseTo(0.1 + 3 * 0.01, 12);
+    const spread = testbedInputs(cal, 4, 'spread');
+    expect(spread.testbed!.sidecarBackgroundCores).toBeCloseTo(0.4, 12);
+    expect(spread.testbed!.otherCores).toBe(0.3);
+    expect(spread.sidecarCosts).toEqual({ p2pSend: 3e-9, p2pReceive: 5e-9, httpServe: 1e-9, edgeReceive: 1e-9 });
+    expect(testbedInputs(cal, 4, 'off').testbed!.sidecarBackgroundCores).toBe(0);
+    // No costs measured for 5 hosts: the single-stream figures, nothing taken from the machine.
+    const other = testbedInputs(cal, 5, 'spread');
+    expect(other.sidecarCosts.p2pSend).toBeCloseTo(1 / (DEFAULT_CALIBRATION.p2pMBps.value * MB), 15);
+    expect(other.testbed!.sidecarBackgroundCores + other.testbed!.otherCores).toBe(0);
   });
 });
 
