@@ -5,7 +5,7 @@
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
-import { OciError, type Digest } from '../workers/oci/index.js';
+import { OciError, type Digest } from '../workers/shared/oci/index.js';
 import type { BlobOrigin, EdgeBlobSource } from './edge/edge-source.js';
 import { BlobFill, FillRegistry } from './fill/blob-fill.js';
 import { FillOrigins } from './fill/fill-origins.js';

@@ -3,7 +3,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { RESOURCE_NAME } from '../workers/oci/service-records.js';
+import { RESOURCE_NAME } from '../workers/shared/services/records.js';
 import { MAX_PEER_STREAMS, PEER_IDLE_TIMEOUT_MS } from './node/constants.js';
 import { parseSize } from './sizes.js';
 

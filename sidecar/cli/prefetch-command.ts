@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isOciError } from '../../workers/oci/index.js';
-import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge-client.js';
+import { isOciError } from '../../workers/shared/oci/index.js';
+import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge/edge-client.js';
 import { parseImageReference, type ImageReference } from '../prefetch/image-reference.js';
 import { hostPlatform, parsePlatform, type Platform } from '../prefetch/platform.js';
 import { prefetch, type PrefetchReport } from '../prefetch/prefetch.js';

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge-client.js';
-import type { ServiceInfo, ServiceRecord, ServiceRecordInput } from '../services-client.js';
-import { ServicesClient } from '../services-client.js';
+import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge/edge-client.js';
+import type { ServiceInfo, ServiceRecord, ServiceRecordInput } from '../edge/services-client.js';
+import { ServicesClient } from '../edge/services-client.js';
 import { infoRows } from './info-rows.js';
 import { CliError, printJson, printTable } from './output.js';
 import { positiveInt, positiveNumber } from './arguments.js';

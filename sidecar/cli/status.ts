@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import { parsePrometheus, sumSamples, type ParsedSample } from '../../workers/metrics/parse.js';
-import type { StatusSummary } from '../../workers/metrics/summary-types.js';
-import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge-client.js';
+import { parsePrometheus, sumSamples, type ParsedSample } from '../../workers/shared/metrics-wire/parse.js';
+import type { StatusSummary } from '../../workers/shared/metrics-wire/summary-types.js';
+import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge/edge-client.js';
 import { formatSize } from '../sizes.js';
 import { CliError, printJson, printTable } from './output.js';
 

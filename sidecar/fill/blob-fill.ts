@@ -3,7 +3,7 @@
 // reader holds back nobody and costs one read chunk of memory. Verification stays the gate: the
 // last byte of every stream is released only once the digest of the whole blob has been checked,
 // and when the check fails every stream errors and nothing is stored.
-import { OciError, type Digest } from '../../workers/oci/index.js';
+import { OciError, type Digest } from '../../workers/shared/oci/index.js';
 import type { BlobInfo, BlobWriter } from '../store/blob-store.js';
 import { FillOrigins } from './fill-origins.js';
 

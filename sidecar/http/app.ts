@@ -1,7 +1,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { noSniff } from '../../workers/middleware/no-sniff.js';
-import { MediaType, OciError, contentRange, ociErrorResponse, parseDigest, parseRange, parseRegistryNs, parseRegistryPath, validateName, type Digest } from '../../workers/oci/index.js';
+import { noSniff } from '../../workers/shared/http/no-sniff.js';
+import { MediaType, OciError, contentRange, ociErrorResponse, parseDigest, parseRange, parseRegistryNs, parseRegistryPath, validateName, type Digest } from '../../workers/shared/oci/index.js';
 import type { BlobResolver, BlobSourceName } from '../blob-resolver.js';
 import type { BlobOrigin } from '../edge/edge-source.js';
 import type { SidecarMetrics } from '../metrics.js';
@@ -10,6 +10,7 @@ import type { DhtRouter } from '../node/routing.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { checkPullSignature, requireToken } from './auth.js';
 import { toWebStream } from './streams.js';
+import { API_VERSION_HEADERS, SOURCE_HEADER } from '../../workers/shared/http/headers.js';
 
 export interface BridgeDeps {
   store: BlobStore;
@@ -61,7 +62,7 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
       'Content-Type': MediaType.OctetStream,
       'Docker-Content-Digest': digest.value,
       'Accept-Ranges': 'bytes',
-      'X-FastReg-Source': blob.source,
+      [SOURCE_HEADER]: blob.source,
     };
     const length = range ? range.length : blob.size;
     if (length !== undefined) headers['Content-Length'] = String(length);
@@ -72,7 +73,7 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
     return c.body(toWebStream(stream.read(range ? { offset: range.offset, length: range.length } : {}, signal)), status, headers);
   };
 
-  app.get('/v2/', (c) => c.json({}, 200, { 'Docker-Distribution-API-Version': 'registry/2.0' }));
+  app.get('/v2/', (c) => c.json({}, 200, { ...API_VERSION_HEADERS }));
   app.on(['GET', 'HEAD'], '/v2/*', async (c) => {
     const path = parseRegistryPath(c.req.path);
     if (path.kind !== 'blob') throw new OciError('UNSUPPORTED', 'the sidecar serves blobs only; manifests come from the edge');

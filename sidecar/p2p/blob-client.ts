@@ -3,7 +3,7 @@ import { BLOB_PROTOCOL, DIAL_TIMEOUT_MS } from '../node/constants.js';
 import type { SidecarLibp2p } from '../node/create-node.js';
 import type { SidecarHooks } from '../hooks.js';
 import type { SidecarMetrics } from '../metrics.js';
-import { isOciError, type Digest } from '../../workers/oci/index.js';
+import { isOciError, type Digest } from '../../workers/shared/oci/index.js';
 import { IdleWatchdog } from './idle-watchdog.js';
 import { StreamReader, writeChunk } from './stream-io.js';
 import { BlobResponse, ProtocolError, WIRE_VERSION, encodeFrame, readFrame, type PeerPointer } from './wire.js';

@@ -1,5 +1,5 @@
 import type { Connection, Stream } from '@libp2p/interface';
-import { isOciError } from '../../workers/oci/index.js';
+import { isOciError } from '../../workers/shared/oci/index.js';
 import type { LocalBlobs } from '../fill/local-blobs.js';
 import type { SidecarHooks } from '../hooks.js';
 import type { SidecarMetrics } from '../metrics.js';

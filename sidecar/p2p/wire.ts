@@ -5,7 +5,7 @@
 // already streams this blob to as many peers as it allows; `peers` are some of those receiving it,
 // to ask instead (the fan-out tree, see fan-out.ts).
 import { z } from 'zod';
-import { parseDigest } from '../../workers/oci/index.js';
+import { parseDigest } from '../../workers/shared/oci/index.js';
 import type { StreamReader } from './stream-io.js';
 
 export const WIRE_VERSION = 1;

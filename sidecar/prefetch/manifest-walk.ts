@@ -1,5 +1,5 @@
-import { MANIFEST_ACCEPT, MediaType, OciError, digestMismatch, digestOf, manifestMediaType, parseDigest } from '../../workers/oci/index.js';
-import { EdgeUnreachableError } from '../edge-client.js';
+import { MANIFEST_ACCEPT, MediaType, OciError, digestMismatch, digestOf, manifestMediaType, parseDigest } from '../../workers/shared/oci/index.js';
+import { EdgeUnreachableError } from '../edge/edge-client.js';
 import { readBounded } from './read-bounded.js';
 import { httpError, send, type Server } from './http.js';
 import type { ImageReference } from './image-reference.js';

@@ -1,4 +1,4 @@
-import { OciError } from '../../workers/oci/index.js';
+import { OciError } from '../../workers/shared/oci/index.js';
 
 /** Reads a small response body (a manifest), refusing more than `limit` bytes as they arrive. */
 export async function readBounded(response: Response, limit: number, what: string): Promise<Uint8Array> {

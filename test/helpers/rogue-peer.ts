@@ -17,7 +17,7 @@ import { DhtRouter } from '../../sidecar/node/routing.js';
 import type { SidecarLibp2p } from '../../sidecar/node/create-node.js';
 import { StreamReader, writeChunk } from '../../sidecar/p2p/stream-io.js';
 import { BlobRequest, encodeFrame, readFrame } from '../../sidecar/p2p/wire.js';
-import { parseDigest } from '../../workers/oci/index.js';
+import { parseDigest } from '../../workers/shared/oci/index.js';
 
 export type RogueAnswer = (request: BlobRequest, stream: Stream) => Promise<void>;
 

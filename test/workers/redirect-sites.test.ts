@@ -1,7 +1,7 @@
 import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../workers/app.js';
-import { parseConfig } from '../../workers/config.js';
+import { parseConfig } from '../../workers/shared/edge-config.js';
 import { addBlob, sha256, uniqueName, upstreamLog } from './registry-helpers.js';
 
 // LAN-first delivery (DESIGN §3): a blob GET from a client whose site has live sidecars gets a 307 to

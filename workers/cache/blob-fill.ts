@@ -1,7 +1,7 @@
 import type { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
 import type { FillProgress } from '../../durable-objects/blob-lease-types.js';
-import { type Digest, OciError } from '../oci/index.js';
-import { stats, upstreamStats } from '../stats.js';
+import { type Digest, OciError } from '../shared/oci/index.js';
+import { stats, upstreamStats } from '../metrics/stats.js';
 import { upstreamTimeout } from '../upstream/errors.js';
 import { IdleWatchdog } from '../upstream/idle-watchdog.js';
 import { pullScope, type SelectedUpstream } from '../upstream/select.js';

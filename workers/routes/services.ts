@@ -13,11 +13,11 @@ import {
   recordInputSchema,
   resourceInputSchema,
   type ResourceInfo,
-} from '../oci/service-records.js';
+} from '../shared/services/records.js';
 import type { AppEnv } from '../app-env.js';
 import type { TokenIdentity } from '../middleware/auth.js';
 import { identifyBearer } from '../middleware/auth.js';
-import { OciError } from '../oci/index.js';
+import { OciError } from '../shared/oci/index.js';
 import { isKnownResource, rememberResource, resourceIndex } from './known-resources.js';
 
 // Service records API. One Durable Object per resource holds its records; the `_index` object lists

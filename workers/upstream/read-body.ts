@@ -1,4 +1,4 @@
-import { OciError } from '../oci/index.js';
+import { OciError } from '../shared/oci/index.js';
 import type { UpstreamResponse } from './client.js';
 import { upstreamTimeout } from './errors.js';
 import { IdleWatchdog } from './idle-watchdog.js';

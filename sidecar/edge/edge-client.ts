@@ -1,4 +1,4 @@
-import type { OciErrorBody } from '../workers/oci/index.js';
+import type { OciErrorBody } from '../../workers/shared/oci/index.js';
 
 // A small HTTP client for the edge's JSON and SSE endpoints, shared by the CLI and the sidecar.
 // It adds the bearer token, a per-request deadline, and turns OCI error bodies into EdgeHttpError.
