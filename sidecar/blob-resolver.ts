@@ -14,7 +14,8 @@ import type { SidecarHooks } from './hooks.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { SidecarLibp2p } from './node/create-node.js';
 import type { DhtRouter } from './node/routing.js';
-import { PeerBusyError, PeerLacksBlobError, PeerMisbehavedError, fetchFromPeer } from './p2p/blob-client.js';
+import { fetchFromPeer } from './p2p/blob-client.js';
+import { PeerBusyError, PeerLacksBlobError, PeerMisbehavedError } from './errors.js';
 import type { PenaltyBox } from './p2p/penalty-box.js';
 import type { BlobInfo, BlobStore } from './store/blob-store.js';
 

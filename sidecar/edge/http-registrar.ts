@@ -1,4 +1,5 @@
-import { EdgeClient, EdgeHttpError } from './edge-client.js';
+import { EdgeClient } from './edge-client.js';
+import { EdgeHttpError } from '../errors.js';
 import { ServicesClient } from './services-client.js';
 import { MAX_TTL_SECONDS } from '../../workers/shared/services/records.js';
 import type { EdgeRegistrar, SidecarRecord } from './registration.js';

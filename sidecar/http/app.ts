@@ -11,6 +11,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import { checkPullSignature, requireToken } from './auth.js';
 import { toWebStream } from './streams.js';
 import { API_VERSION_HEADERS, SOURCE_HEADER } from '../../workers/shared/http/headers.js';
+import { readBounded } from '../../workers/shared/http/read-bounded.js';
 
 export interface BridgeDeps {
   store: BlobStore;
@@ -124,7 +125,10 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
     const key = validateKvKey(c.req.param('key'));
     const length = Number(c.req.header('Content-Length') ?? '0');
     if (length > MAX_KV_VALUE_BYTES) throw new OciError('PAYLOAD_TOO_LARGE', `kv values are limited to ${MAX_KV_VALUE_BYTES} bytes`);
-    const value = await readBoundedText(c.env?.incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null), MAX_KV_VALUE_BYTES);
+    const bytes = await readBounded(c.env?.incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null), MAX_KV_VALUE_BYTES, {
+      tooLarge: () => new OciError('PAYLOAD_TOO_LARGE', `kv values are limited to ${MAX_KV_VALUE_BYTES} bytes`),
+    });
+    const value = new TextDecoder().decode(bytes);
     const record = await deps.router.putValue(key, value);
     return c.json({ key, value: record.value, seq: record.seq }, 201);
   });
@@ -134,17 +138,4 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
   app.get('/metrics', async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
 
   return app;
-}
-
-/** Reads a small text body without trusting Content-Length (chunked bodies are capped as they arrive). */
-async function readBoundedText(body: AsyncIterable<Uint8Array> | null | undefined, limit: number): Promise<string> {
-  if (!body) return '';
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > limit) throw new OciError('PAYLOAD_TOO_LARGE', `kv values are limited to ${limit} bytes`);
-    parts.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(parts).toString('utf8');
 }
