@@ -26,10 +26,18 @@ interface Violation {
   rule: { name: string; severity: string };
 }
 
-function cruise(cwd: string): { status: number | null; violations: Violation[]; stderr: string } {
+/** The check as npm test runs it: its exit status and what it prints. */
+function check(cwd: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [DEPCRUISE, ...checkArguments()], { cwd, encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The same check's violations, as JSON. */
+function violations(cwd: string): string[] {
   const result = spawnSync(process.execPath, [DEPCRUISE, ...checkArguments(), '--output-type', 'json'], { cwd, encoding: 'utf8', timeout: 60_000 });
-  const output = result.stdout ? (JSON.parse(result.stdout) as { summary: { violations: Violation[] } }) : undefined;
-  return { status: result.status, violations: output?.summary.violations ?? [], stderr: result.stderr };
+  expect(result.stderr).toBe('');
+  const output = JSON.parse(result.stdout) as { summary: { violations: Violation[] } };
+  return output.summary.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`).sort();
 }
 
 const PLANTED: Record<string, string> = {
@@ -61,9 +69,9 @@ const PLANTED: Record<string, string> = {
 
 describe('layout check', () => {
   it('passes on the repository', () => {
-    const result = cruise(REPO_ROOT);
+    const result = check(REPO_ROOT);
     expect(result.stderr).toBe('');
-    expect(result.violations).toEqual([]);
+    expect(result.stdout).toContain('no dependency violations found');
     expect(result.status).toBe(0);
   });
 
@@ -79,9 +87,7 @@ describe('layout check', () => {
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it('fails, naming every forbidden import and nothing else (a cycle once; a type-only cycle is no cycle)', () => {
-      const result = cruise(dir);
-      const found = result.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`).sort();
-      expect(found).toEqual(
+      expect(violations(dir)).toEqual(
         [
           'no-circular: sidecar/cycle-a.ts -> sidecar/cycle-b.ts',
           'not-in-allowed: bench/uses-tests.ts -> test/node/some.test.ts',
@@ -94,6 +100,12 @@ describe('layout check', () => {
           'sites-not-metrics: workers/sites/redirect.ts -> workers/metrics/sidecars.ts',
         ].sort(),
       );
+    });
+
+    it('makes npm test fail', () => {
+      const result = check(dir);
+      expect(result.stdout).toContain('error not-in-allowed: sidecar/uses-workers.ts → workers/app.ts');
+      expect(result.stdout).toContain('9 dependency violations (9 errors');
       expect(result.status).not.toBe(0);
     });
   });
