@@ -367,7 +367,7 @@ const gets = (samples: BurstSample[]) => {
 };
 
 /**
- * DESIGN §6's burst figure for one host count, for the winning policy (else the fastest policy):
+ * The report's burst figure for one host count, for the winning policy (else the fastest policy):
  * upstream GETs, and total time against one cold pull of the same blob through FastReg (the pull
  * one sidecar host would make alone; a direct pull is shown beside it).
  */
@@ -404,7 +404,7 @@ function lanBurstRows(lan: LanBurstFigures, h: LanHostCountResult): FigureRow[] 
   ];
 }
 
-/** DESIGN §6 and issue 11: a LAN burst takes at most this many times one cold pull. */
+/** Issue 11: a LAN burst takes at most this many times one cold pull. */
 const LAN_TIME_TARGET = 1.3;
 /** Issue 11: every client's first byte within this many seconds of the first one's. */
 const FIRST_BYTE_SPREAD_TARGET_S = 1;
@@ -481,7 +481,7 @@ export function lanMarkdown(lan: LanBurstFigures): string {
     const ok = target ? target.medianSeconds <= LAN_TIME_TARGET * single.coldFastreg.medianSeconds : false;
     out.push(
       '',
-      `DESIGN §6 (upstream read once, total time ≤ ${LAN_TIME_TARGET} × a single pull): ${target ? `${h.winner} reads the upstream once and takes ×${fmtRatio(target.medianSeconds / single.coldFastreg.medianSeconds)} a single cold FastReg pull: ${ok ? '✅ pass' : '❌ fail'}` : '❌ fail: no policy read the upstream once in every repeat'}.`,
+      `Target (upstream read once, total time ≤ ${LAN_TIME_TARGET} × a single pull): ${target ? `${h.winner} reads the upstream once and takes ×${fmtRatio(target.medianSeconds / single.coldFastreg.medianSeconds)} a single cold FastReg pull: ${ok ? '✅ pass' : '❌ fail'}` : '❌ fail: no policy read the upstream once in every repeat'}.`,
     );
   }
   out.push(
@@ -505,7 +505,7 @@ const mark = (v: Verdict) => (v === 'pass' ? '✅ pass' : v === 'fail' ? '❌ fa
 
 export function mainTable(rows: FigureRow[]): string {
   return table(
-    ['figure (DESIGN §6)', 'FastReg', 'baseline (same run)', 'ratio', 'target', 'result', 'note'],
+    ['figure', 'FastReg', 'baseline (same run)', 'ratio', 'target', 'result', 'note'],
     rows.map((r) => [r.figure, r.fastreg, r.baseline, fmtRatio(r.ratio), r.target, mark(r.verdict), r.note ?? '']),
   );
 }
