@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { startEdge, type RunningEdge } from '../scripts/edge-launcher.js';
-import { buildCliBundle } from '../sidecar/build.js';
+import { buildCliBundle } from '../scripts/build-sidecar.js';
 import { DEFAULTS } from '../sidecar/config.js';
-import { parsePrometheus, sumSamples } from '../workers/metrics/parse.js';
+import { parsePrometheus, sumSamples } from '../workers/shared/metrics-wire/parse.js';
 import { getFrom, hostForwarder, loopbackHosts, pullBlobFrom, type HostForwarder, type HostResponse } from '../test/helpers/lan-hosts.js';
 import { freePort, makeTempDir, sleep } from '../test/helpers/processes.js';
 import { startRegistry, type RunningRegistry } from '../test/helpers/registry.js';

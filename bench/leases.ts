@@ -44,7 +44,7 @@ export interface PhaseFigures {
 export interface LeaseBenchFigures {
   repeats: number;
   clockResolutionMs: number;
-  /** The DESIGN §6 figure: one BlobLease object, `concurrency` callers, acquire→release pairs. */
+  /** The report's lease figure: one BlobLease object, `concurrency` callers, acquire→release pairs. */
   oneObject: PhaseFigures;
   oneObjectSequential: PhaseFigures;
   /** Baseline: acquire on one already-stored object, 1 caller (a bare Worker→DO RPC, no write). */

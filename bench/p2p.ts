@@ -10,16 +10,17 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildCliBundle } from '../sidecar/build.js';
+import { buildCliBundle } from '../scripts/build-sidecar.js';
 import { MAX_STREAM_WINDOW } from '../sidecar/node/constants.js';
 import { createSidecarNode, type SidecarLibp2p } from '../sidecar/node/create-node.js';
-import { parseDigest } from '../workers/oci/index.js';
+import { parseDigest } from '../workers/shared/oci/index.js';
 import { DhtRouter } from '../sidecar/node/routing.js';
 import { StreamReader } from '../sidecar/p2p/stream-io.js';
 import { rawTcpSeconds, spawnSender } from './raw-tcp.js';
 import { makeBlobFile, makeTempDir, putBlobFile, removeDir, rssOf, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
 import { median } from './median.js';
 import { fillFanOut, type FillFanOutFigures } from './p2p-fill-fanout.js';
+import { SOURCE_HEADER } from '../workers/shared/http/headers.js';
 
 const MB = 1024 * 1024;
 /** How fast the fan-out figure's edge feeds the filling sidecar: a fast WAN link, slower than the LAN. */
@@ -149,7 +150,7 @@ async function seed(sender: SidecarProcess, receiver: SidecarProcess, blob: { pa
 async function p2pFetch(receiver: SidecarProcess, digest: string, size: number): Promise<number> {
   const started = performance.now();
   const response = await fetch(`${receiver.url}/blobs/${digest}`);
-  if (response.status !== 200 || response.headers.get('x-fastreg-source') !== 'p2p') throw new Error(`GET gave ${response.status} from ${response.headers.get('x-fastreg-source')}`);
+  if (response.status !== 200 || response.headers.get(SOURCE_HEADER) !== 'p2p') throw new Error(`GET gave ${response.status} from ${response.headers.get(SOURCE_HEADER)}`);
   let received = 0;
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) received += chunk.byteLength;
   if (received !== size) throw new Error(`receiver streamed ${received} of ${size} bytes`);

@@ -7,7 +7,7 @@ import type { LeaseBenchFigures } from './leases.js';
 import type { P2pBenchFigures } from './p2p.js';
 import type { ServicesFigures } from './services.js';
 
-// The suite's report: one row per DESIGN §6 figure (FastReg against a baseline measured in the same
+// The suite's report: one row per benchmark figure (FastReg against a baseline measured in the same
 // run, as a ratio, with its target and a verdict), rendered as markdown, JSON and an SVG bar chart.
 
 /** Upstream byte counts are optional so reports of older edge results still render. */
@@ -173,8 +173,13 @@ function burstTimingRows(burst: Burst): FigureRow[] {
   ];
 }
 
-/** The DESIGN §6 figures, in its order; every one is listed, measured or not. */
+/** The report's figures, in this order; every one is listed, measured or not (a section that did not run gives "not measured" rows). */
 export function figureRows(sections: SuiteSections): FigureRow[] {
+  return [...burstRows(sections), ...edgeRows(sections), ...p2pRows(sections), ...lanRows(sections), ...leaseRows(sections)];
+}
+
+/** The cold burst through the edge: upstream GETs and bytes, then its timing rows. */
+function burstRows(sections: SuiteSections): FigureRow[] {
   const rows: FigureRow[] = [];
   const edge = sections.edge.figures;
   const burst = edge?.burst as Burst | undefined;
@@ -209,7 +214,13 @@ export function figureRows(sections: SuiteSections): FigureRow[] {
   } else {
     rows.push(NOT_MEASURED('Cold burst, 50 concurrent GETs of one uncached blob: upstream GETs', 'FastReg = 1', edge ? 'burst skipped (--burst-clients 0)' : why(sections.edge, 'edge')));
   }
+  return rows;
+}
 
+/** Warm and cold throughput through the edge. */
+function edgeRows(sections: SuiteSections): FigureRow[] {
+  const rows: FigureRow[] = [];
+  const edge = sections.edge.figures;
   if (edge) {
     const { fastreg, pullThroughCache, direct } = edge.targets;
     rows.push(
@@ -243,7 +254,12 @@ export function figureRows(sections: SuiteSections): FigureRow[] {
     rows.push(NOT_MEASURED('Cold pull through the mirror vs the local R2 put ceiling', '≥ 0.9', note));
     rows.push(NOT_MEASURED('Cold pull through a WAN-shaped upstream: time vs a direct pull', '≤ 1.15', note));
   }
+  return rows;
+}
 
+/** Sidecar-to-sidecar throughput and the sidecar's memory. */
+function p2pRows(sections: SuiteSections): FigureRow[] {
+  const rows: FigureRow[] = [];
   const p2p = sections.p2p.figures;
   if (p2p) {
     rows.push(
@@ -290,11 +306,21 @@ export function figureRows(sections: SuiteSections): FigureRow[] {
     rows.push(NOT_MEASURED('Sidecar-to-sidecar P2P throughput', '≥ 0.8 × raw noise+yamux', note));
     rows.push(NOT_MEASURED('Sidecar peak RSS moving 1 GiB', '< 150 MB', note));
   }
+  return rows;
+}
 
+/** LAN bursts: one set of rows per host count. */
+function lanRows(sections: SuiteSections): FigureRow[] {
+  const rows: FigureRow[] = [];
   const lan = sections.lan.figures;
   if (lan && lan.byHosts.length > 0) for (const h of lan.byHosts) rows.push(...lanBurstRows(lan, h));
   else rows.push(NOT_MEASURED('Burst: N sidecars each needing the same 200 MB blob', 'upstream read once, time ≤ 1.3 × one pull', why(sections.lan, 'lan')));
+  return rows;
+}
 
+/** The lease actor's rate and latency on one digest. */
+function leaseRows(sections: SuiteSections): FigureRow[] {
+  const rows: FigureRow[] = [];
   const leases = sections.leases.figures;
   if (leases) {
     // One caller shows the actor's own rate and latency; more callers add queueing (Little's law:
@@ -341,7 +367,7 @@ const gets = (samples: BurstSample[]) => {
 };
 
 /**
- * DESIGN §6's burst figure for one host count, for the winning policy (else the fastest policy):
+ * The report's burst figure for one host count, for the winning policy (else the fastest policy):
  * upstream GETs, and total time against one cold pull of the same blob through FastReg (the pull
  * one sidecar host would make alone; a direct pull is shown beside it).
  */
@@ -378,7 +404,7 @@ function lanBurstRows(lan: LanBurstFigures, h: LanHostCountResult): FigureRow[] 
   ];
 }
 
-/** DESIGN §6 and issue 11: a LAN burst takes at most this many times one cold pull. */
+/** Issue 11: a LAN burst takes at most this many times one cold pull. */
 const LAN_TIME_TARGET = 1.3;
 /** Issue 11: every client's first byte within this many seconds of the first one's. */
 const FIRST_BYTE_SPREAD_TARGET_S = 1;
@@ -455,7 +481,7 @@ export function lanMarkdown(lan: LanBurstFigures): string {
     const ok = target ? target.medianSeconds <= LAN_TIME_TARGET * single.coldFastreg.medianSeconds : false;
     out.push(
       '',
-      `DESIGN §6 (upstream read once, total time ≤ ${LAN_TIME_TARGET} × a single pull): ${target ? `${h.winner} reads the upstream once and takes ×${fmtRatio(target.medianSeconds / single.coldFastreg.medianSeconds)} a single cold FastReg pull: ${ok ? '✅ pass' : '❌ fail'}` : '❌ fail: no policy read the upstream once in every repeat'}.`,
+      `Target (upstream read once, total time ≤ ${LAN_TIME_TARGET} × a single pull): ${target ? `${h.winner} reads the upstream once and takes ×${fmtRatio(target.medianSeconds / single.coldFastreg.medianSeconds)} a single cold FastReg pull: ${ok ? '✅ pass' : '❌ fail'}` : '❌ fail: no policy read the upstream once in every repeat'}.`,
     );
   }
   out.push(
@@ -479,14 +505,28 @@ const mark = (v: Verdict) => (v === 'pass' ? '✅ pass' : v === 'fail' ? '❌ fa
 
 export function mainTable(rows: FigureRow[]): string {
   return table(
-    ['figure (DESIGN §6)', 'FastReg', 'baseline (same run)', 'ratio', 'target', 'result', 'note'],
+    ['figure', 'FastReg', 'baseline (same run)', 'ratio', 'target', 'result', 'note'],
     rows.map((r) => [r.figure, r.fastreg, r.baseline, fmtRatio(r.ratio), r.target, mark(r.verdict), r.note ?? '']),
   );
 }
 
 export function renderMarkdown(report: SuiteReport): string {
+  const out = [headerMarkdown(report)];
+  const { edge, leases, services, p2p, lan } = report.sections;
+  if (edge.figures) out.push('', edgeMarkdown(edge.figures));
+  if (leases.figures) out.push('', leaseMarkdown(leases.figures));
+  if (services.figures) out.push('', servicesMarkdown(services.figures));
+  if (p2p.figures) out.push('', p2pMarkdown(p2p.figures));
+  if (lan.figures) out.push('', lanMarkdown(lan.figures));
+  if (report.fleet) out.push('', fleetMarkdown(report.fleet));
+  out.push('', `Raw figures: report.json. Options: \`${JSON.stringify(report.options)}\`.`, '');
+  return out.join('\n');
+}
+
+/** Title, machine, the figures table and each section's status. */
+function headerMarkdown(report: SuiteReport): string {
   const env = report.environment;
-  const out: string[] = [
+  return [
     '# FastReg benchmark report',
     '',
     `${env.date} · ${env.cores} cores (${env.cpuModel}) · ${env.memoryGB.toFixed(0)} GB · Node ${env.node} · ${env.platform} · load at start ${env.loadAverageAtStart.map((n) => n.toFixed(2)).join(' ')} · suite ${report.seconds.toFixed(0)} s`,
@@ -503,84 +543,80 @@ export function renderMarkdown(report: SuiteReport): string {
       ['section', 'status', 'time'],
       (Object.entries(report.sections) as Array<[SectionName, SectionOutcome<unknown>]>).map(([name, s]) => [name, s.status + (s.error ? `: ${s.error.slice(0, 200)}` : ''), `${s.seconds.toFixed(0)} s`]),
     ),
-  ];
-  const { edge, leases, services, p2p, lan } = report.sections;
-  if (edge.figures) {
-    const r = edge.figures;
-    const t = (x: EdgeBenchResult['targets']['fastreg']) => [x.cold ? x.cold.mbPerSecond.toFixed(0) : '–', x.warmMedianMBps.toFixed(0), x.warm.map((s) => s.mbPerSecond.toFixed(0)).join(' ')];
-    out.push('', `## Edge throughput (${mb(r.blobBytes)} blob)`, '');
-    out.push(
-      table(
-        ['path', 'cold MB/s', 'warm MB/s (median)', 'warm samples'],
-        [
-          ['FastReg edge (Miniflare)', ...t(r.targets.fastreg)],
-          ['distribution pull-through cache', ...t(r.targets.pullThroughCache)],
-          ['upstream direct', ...t(r.targets.direct)],
-        ],
-      ),
-    );
-    if (r.burst) {
-      const b = r.burst as Burst;
-      out.push('', `Cold burst: ${b.clients} concurrent GETs of one uncached ${mb(b.blobBytes)} blob.`, '');
-      out.push(
-        table(
-          ['mirror', 'upstream GETs', 'upstream bytes', 'wall time'],
-          [
-            ['FastReg', b.fastregUpstreamGets, b.fastregUpstreamBytes === undefined ? '–' : mb(b.fastregUpstreamBytes), `${b.fastregSeconds.toFixed(2)} s`],
-            ['distribution pull-through cache', b.pullThroughUpstreamGets, b.pullThroughUpstreamBytes === undefined ? '–' : mb(b.pullThroughUpstreamBytes), `${b.pullThroughSeconds.toFixed(2)} s`],
-          ],
-        ),
-      );
-      out.push('', 'Upstream bytes are the upstream registry\'s own count (`http.response.written` of its access log) for GETs of the burst blob.');
-    }
-    if (r.rawTcp) out.push('', `Raw loopback TCP, same run, same bytes (one connection): ${r.rawTcp.medianMBps.toFixed(0)} MB/s median (${r.rawTcp.samplesMBps.join(' ')}).`);
-    out.push('', `Edge peak RSS (workerd VmHWM): ${r.edgePeakRssMB === null ? 'n/a' : `${r.edgePeakRssMB.toFixed(0)} MB`}.`);
-  }
-  if (leases.figures) {
-    const l = leases.figures;
-    out.push('', '## Lease actor (BlobLease Durable Object)', '');
-    out.push(
-      'Timed inside workerd by a bench-only Worker bound to the edge\'s BlobLease class (Worker→DO RPC), so Node→Miniflare overhead is not in these figures. ' +
-        `An op is acquire plus the call that ends the lease (release or complete); medians of ${l.repeats} runs. workerd's clock advances in ${l.clockResolutionMs} ms steps, so latencies are quantised.`,
-      '',
-    );
-    out.push(
-      table(
-        ['phase', 'keys', 'callers', 'ops/s', 'RPCs/s', 'op p50 ms', 'op p99 ms', 'acquire p99 ms', 'unexpected / errors'],
-        [l.oneObject, l.oneObjectSequential, ...(l.oneStoredObjectSequential ? [l.oneStoredObjectSequential] : []), l.freshKeysComplete, l.manyKeysComplete, l.manyKeysStoredAcquire].map((p) => [
-          `${p.label} (${p.mode === 'cycle' ? 'acquire→release' : p.mode === 'complete' ? 'acquire→complete' : 'acquire, stored'})`,
-          p.keys,
-          p.concurrency,
-          p.opsPerSec.toFixed(0),
-          p.rpcsPerSec.toFixed(0),
-          p.latencyMs.p50,
-          p.latencyMs.p99,
-          p.acquireMs.p99,
-          `${p.unexpected} / ${p.errors}`,
-        ]),
-      ),
-    );
-    out.push(
-      '',
-      `HTTP batch API from Node (LeaseShard objects, for comparison): one key per request, can-offload then register: ${l.http.perKey.opsPerSec.toFixed(0)} keys/s, ` +
-        `p50 ${l.http.perKey.latencyMs.p50} ms, p99 ${l.http.perKey.latencyMs.p99} ms (${l.http.perKey.ops} keys); one batch of ${l.http.batch.keys} keys: can-offload ${l.http.batch.canOffloadMs} ms, register ${l.http.batch.registerMs} ms = ${l.http.batch.keysPerSec.toFixed(0)} keys/s.`,
-    );
-  }
-  if (services.figures) {
-    const s = services.figures;
-    out.push('', `## Service records (${s.records.toLocaleString('en')} records in one resource, ${s.concurrency} concurrent clients over HTTP)`, '');
-    out.push(
-      table(
-        ['add/s', 'get/s', 'search/s', 'mean hits/search', 'watch latency p50 / p99 / max (ms)', 'watch samples'],
-        [[s.addOpsPerSec, s.getOpsPerSec, s.searchOpsPerSec, s.searchMeanHits, `${s.watchLatencyMs.p50} / ${s.watchLatencyMs.p99} / ${s.watchLatencyMs.max}`, s.watchLatencyMs.samples]],
-      ),
-    );
-  }
-  if (p2p.figures) out.push('', p2pMarkdown(p2p.figures));
-  if (lan.figures) out.push('', lanMarkdown(lan.figures));
-  if (report.fleet) out.push('', fleetMarkdown(report.fleet));
-  out.push('', `Raw figures: report.json. Options: \`${JSON.stringify(report.options)}\`.`, '');
+  ].join('\n');
+}
+
+function edgeMarkdown(r: EdgeBenchResult): string {
+  const t = (x: EdgeBenchResult['targets']['fastreg']) => [x.cold ? x.cold.mbPerSecond.toFixed(0) : '–', x.warmMedianMBps.toFixed(0), x.warm.map((s) => s.mbPerSecond.toFixed(0)).join(' ')];
+  const out = [`## Edge throughput (${mb(r.blobBytes)} blob)`, ''];
+  out.push(
+    table(
+      ['path', 'cold MB/s', 'warm MB/s (median)', 'warm samples'],
+      [
+        ['FastReg edge (Miniflare)', ...t(r.targets.fastreg)],
+        ['distribution pull-through cache', ...t(r.targets.pullThroughCache)],
+        ['upstream direct', ...t(r.targets.direct)],
+      ],
+    ),
+  );
+  if (r.burst) out.push('', burstMarkdown(r.burst as Burst));
+  if (r.rawTcp) out.push('', `Raw loopback TCP, same run, same bytes (one connection): ${r.rawTcp.medianMBps.toFixed(0)} MB/s median (${r.rawTcp.samplesMBps.join(' ')}).`);
+  out.push('', `Edge peak RSS (workerd VmHWM): ${r.edgePeakRssMB === null ? 'n/a' : `${r.edgePeakRssMB.toFixed(0)} MB`}.`);
   return out.join('\n');
+}
+
+function burstMarkdown(b: Burst): string {
+  return [
+    `Cold burst: ${b.clients} concurrent GETs of one uncached ${mb(b.blobBytes)} blob.`,
+    '',
+    table(
+      ['mirror', 'upstream GETs', 'upstream bytes', 'wall time'],
+      [
+        ['FastReg', b.fastregUpstreamGets, b.fastregUpstreamBytes === undefined ? '–' : mb(b.fastregUpstreamBytes), `${b.fastregSeconds.toFixed(2)} s`],
+        ['distribution pull-through cache', b.pullThroughUpstreamGets, b.pullThroughUpstreamBytes === undefined ? '–' : mb(b.pullThroughUpstreamBytes), `${b.pullThroughSeconds.toFixed(2)} s`],
+      ],
+    ),
+    '',
+    'Upstream bytes are the upstream registry\'s own count (`http.response.written` of its access log) for GETs of the burst blob.',
+  ].join('\n');
+}
+
+function leaseMarkdown(l: LeaseBenchFigures): string {
+  return [
+    '## Lease actor (BlobLease Durable Object)',
+    '',
+    'Timed inside workerd by a bench-only Worker bound to the edge\'s BlobLease class (Worker→DO RPC), so Node→Miniflare overhead is not in these figures. ' +
+      `An op is acquire plus the call that ends the lease (release or complete); medians of ${l.repeats} runs. workerd's clock advances in ${l.clockResolutionMs} ms steps, so latencies are quantised.`,
+    '',
+    table(
+      ['phase', 'keys', 'callers', 'ops/s', 'RPCs/s', 'op p50 ms', 'op p99 ms', 'acquire p99 ms', 'unexpected / errors'],
+      [l.oneObject, l.oneObjectSequential, ...(l.oneStoredObjectSequential ? [l.oneStoredObjectSequential] : []), l.freshKeysComplete, l.manyKeysComplete, l.manyKeysStoredAcquire].map((p) => [
+        `${p.label} (${p.mode === 'cycle' ? 'acquire→release' : p.mode === 'complete' ? 'acquire→complete' : 'acquire, stored'})`,
+        p.keys,
+        p.concurrency,
+        p.opsPerSec.toFixed(0),
+        p.rpcsPerSec.toFixed(0),
+        p.latencyMs.p50,
+        p.latencyMs.p99,
+        p.acquireMs.p99,
+        `${p.unexpected} / ${p.errors}`,
+      ]),
+    ),
+    '',
+    `HTTP batch API from Node (LeaseShard objects, for comparison): one key per request, can-offload then register: ${l.http.perKey.opsPerSec.toFixed(0)} keys/s, ` +
+      `p50 ${l.http.perKey.latencyMs.p50} ms, p99 ${l.http.perKey.latencyMs.p99} ms (${l.http.perKey.ops} keys); one batch of ${l.http.batch.keys} keys: can-offload ${l.http.batch.canOffloadMs} ms, register ${l.http.batch.registerMs} ms = ${l.http.batch.keysPerSec.toFixed(0)} keys/s.`,
+  ].join('\n');
+}
+
+function servicesMarkdown(s: ServicesFigures): string {
+  return [
+    `## Service records (${s.records.toLocaleString('en')} records in one resource, ${s.concurrency} concurrent clients over HTTP)`,
+    '',
+    table(
+      ['add/s', 'get/s', 'search/s', 'mean hits/search', 'watch latency p50 / p99 / max (ms)', 'watch samples'],
+      [[s.addOpsPerSec, s.getOpsPerSec, s.searchOpsPerSec, s.searchMeanHits, `${s.watchLatencyMs.p50} / ${s.watchLatencyMs.p99} / ${s.watchLatencyMs.max}`, s.watchLatencyMs.samples]],
+    ),
+  ].join('\n');
 }
 
 function p2pMarkdown(p: P2pBenchFigures): string {

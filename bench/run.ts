@@ -13,7 +13,7 @@ import { figureRows, lanMarkdown, mainTable, renderMarkdown, renderSvg, type Env
 import { benchServices } from './services.js';
 
 // `npm run bench`: every benchmark section in one run, one after the other (they each saturate this
-// machine's cores), each bounded in time. Writes bench/out/report.{md,json,svg}: the DESIGN §6
+// machine's cores), each bounded in time. Writes bench/out/report.{md,json,svg}: the benchmark
 // figures against their same-run baselines, as ratios, with targets and verdicts.
 
 // Declared before the top-level awaits below use it (a class is not hoisted).

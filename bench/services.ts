@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EdgeClient } from '../sidecar/edge-client.js';
-import type { ServiceEvent } from '../sidecar/services-client.js';
-import { ServicesClient } from '../sidecar/services-client.js';
+import { EdgeClient } from '../sidecar/edge/edge-client.js';
+import type { ServiceEvent } from '../sidecar/edge/services-client.js';
+import { ServicesClient } from '../sidecar/edge/services-client.js';
 
 // Service-records benchmark: add, get and search throughput over HTTP with 10,000 records in one
 // resource, and the latency from the start of a write until a watcher sees its event.

@@ -1,4 +1,4 @@
-import { OciError, type OciErrorCode } from '../workers/oci/index.js';
+import { OciError, type OciErrorCode } from '../workers/shared/oci/index.js';
 import type { BlobLease } from './blob-lease.js';
 import type { AcquireResult, FillProgress, LeaseFailure, RenewResult, StoredBlob, WaitFillResult, WaitResult } from './blob-lease-types.js';
 import { COALESCE_MAX_ROUNDS, COALESCE_WAIT_DEADLINE_MS, WAIT_GRACE_MS } from './constants.js';

@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { getConfig } from '../workers/config.js';
+import { getConfig } from '../workers/shared/edge-config.js';
 import type {
   AcquireOptions,
   AcquireResult,

@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { CounterDelta, DeltaBatch, GaugeReading, HistogramDelta } from '../workers/metrics/recorder.js';
+import type { CounterDelta, DeltaBatch, GaugeReading, HistogramDelta } from '../workers/shared/metrics-wire/deltas.js';
 
 /** One minute of history for the status page's "hit ratio over time". */
 export interface MinuteSample {

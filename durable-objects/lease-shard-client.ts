@@ -1,6 +1,6 @@
 import { LEASE_SHARD_COUNT } from './constants.js';
 import type { LeaseShard } from './lease-shard.js';
-import type { ChildLink, LeaseShardStats, LookupResult, OffloadResult, RegisterEntry } from './lease-shard-types.js';
+import type { ChildLink, LeaseShardStats, LookupResult, OffloadResult, RegisterEntry } from '../workers/shared/leases/shard-types.js';
 
 /** Shard of a key: FNV-1a over its UTF-16 code units, modulo the fixed shard count. */
 export function shardIndex(key: string, shards = LEASE_SHARD_COUNT): number {

@@ -1,8 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
-import { getConfig } from '../workers/config.js';
-import type { ChildLink, LeaseShardStats, LookupResult, OffloadResult, RegisterEntry, RegisterResult } from './lease-shard-types.js';
+import { getConfig } from '../workers/shared/edge-config.js';
+import type { ChildLink, LeaseShardStats, LookupResult, OffloadResult, RegisterEntry, RegisterResult } from '../workers/shared/leases/shard-types.js';
 
-export type * from './lease-shard-types.js';
+export type * from '../workers/shared/leases/shard-types.js';
 
 interface EntryRow extends Record<string, SqlStorageValue> {
   stored: number;

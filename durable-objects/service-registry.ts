@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { Actor, RecordInput, ResourceInfo, ResourceInput, SearchHit, ServiceEventType, ServiceRecord } from '../workers/oci/service-records.js';
-import { DEFAULT_TTL_SECONDS } from '../workers/oci/service-records.js';
+import type { Actor, RecordInput, ResourceInfo, ResourceInput, SearchHit, ServiceEventType, ServiceRecord } from '../workers/shared/services/records.js';
+import { DEFAULT_TTL_SECONDS } from '../workers/shared/services/records.js';
 import { queryTerms, scoreRecord, searchText } from './service-records/search.js';
 import { SseHub } from './service-records/sse-hub.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Miniflare as MiniflareType } from 'miniflare';
-import { ConfigError, parseConfig } from '../workers/config.js';
+import { ConfigError, parseConfig } from '../workers/shared/edge-config.js';
 import { localVarSources } from './local-vars.js';
 import { startTlsGuard, type TlsGuard } from './tls-guard.js';
 import { loadHardenedMiniflare } from './miniflare-ingress.js';

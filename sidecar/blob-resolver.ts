@@ -5,7 +5,7 @@
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
-import { OciError, type Digest } from '../workers/oci/index.js';
+import { OciError, type Digest } from '../workers/shared/oci/index.js';
 import type { BlobOrigin, EdgeBlobSource } from './edge/edge-source.js';
 import { BlobFill, FillRegistry } from './fill/blob-fill.js';
 import { FillOrigins } from './fill/fill-origins.js';
@@ -14,7 +14,8 @@ import type { SidecarHooks } from './hooks.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { SidecarLibp2p } from './node/create-node.js';
 import type { DhtRouter } from './node/routing.js';
-import { PeerBusyError, PeerLacksBlobError, PeerMisbehavedError, fetchFromPeer } from './p2p/blob-client.js';
+import { fetchFromPeer } from './p2p/blob-client.js';
+import { PeerBusyError, PeerLacksBlobError, PeerMisbehavedError } from './errors.js';
 import type { PenaltyBox } from './p2p/penalty-box.js';
 import type { BlobInfo, BlobStore } from './store/blob-store.js';
 

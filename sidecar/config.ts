@@ -3,9 +3,10 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { RESOURCE_NAME } from '../workers/oci/service-records.js';
+import { RESOURCE_NAME } from '../workers/shared/services/records.js';
 import { MAX_PEER_STREAMS, PEER_IDLE_TIMEOUT_MS } from './node/constants.js';
 import { parseSize } from './sizes.js';
+import { ConfigError } from './errors.js';
 
 export const DEFAULTS = {
   listen: ['/ip4/0.0.0.0/tcp/4001'],
@@ -86,13 +87,6 @@ export const SidecarConfigSchema = z
 
 export type SidecarConfig = z.output<typeof SidecarConfigSchema>;
 export type SidecarConfigInput = z.input<typeof SidecarConfigSchema>;
-
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
 
 const FLAG_NAMES: Record<string, string> = {
   storageDir: '--storage-dir',

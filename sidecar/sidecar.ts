@@ -2,7 +2,7 @@ import './polyfills.js';
 import { serve, type ServerType } from '@hono/node-server';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
-import { parseDigest } from '../workers/oci/index.js';
+import { parseDigest } from '../workers/shared/oci/index.js';
 import { BlobResolver } from './blob-resolver.js';
 import type { SidecarConfig } from './config.js';
 import { HttpEdgeSource } from './edge/edge-source.js';

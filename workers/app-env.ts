@@ -1,4 +1,4 @@
-import type { EdgeConfig } from './config.js';
+import type { EdgeConfig } from './shared/edge-config.js';
 
 /** Hono environment of the edge app. */
 export interface AppEnv {

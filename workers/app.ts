@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
 import type { AppEnv } from './app-env.js';
-import { ConfigError } from './config.js';
+import { ConfigError } from './shared/edge-config.js';
 import { loadConfig } from './middleware/config.js';
 import { requestLimits } from './middleware/limits.js';
-import { noSniff } from './middleware/no-sniff.js';
-import { OciError, ociErrorResponse } from './oci/index.js';
+import { noSniff } from './shared/http/no-sniff.js';
+import { OciError, ociErrorResponse } from './shared/oci/index.js';
 import { registryRoutes } from './routes/registry.js';
 import { statsRoutes } from './routes/stats.js';
 import { metricsRoutes } from './routes/metrics.js';

@@ -1,4 +1,4 @@
-import type { ServiceRecord } from '../../workers/oci/service-records.js';
+import type { ServiceRecord } from '../../workers/shared/services/records.js';
 
 // Text scoring for service search. Every query term must match somewhere; matches on the id or name
 // weigh most, then tags, then the category, version and description.

@@ -1,4 +1,4 @@
-import { OciError, ociErrorResponse } from '../../workers/oci/index.js';
+import { OciError, ociErrorResponse } from '../../workers/shared/oci/index.js';
 
 // A set of Server-Sent-Events writers held by one Durable Object. A writer that fails, or falls too far
 // behind, is dropped, so a dead or slow watcher never holds memory for long.

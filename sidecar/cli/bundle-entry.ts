@@ -1,4 +1,4 @@
-// Entry of the bundled CLI (sidecar/build.ts): plain JavaScript, no tsx at run time, which keeps
+// Entry of the bundled CLI (scripts/build-sidecar.ts): plain JavaScript, no tsx at run time, which keeps
 // a sidecar's resident memory about 90 MB lower than running the TypeScript sources.
 import { main } from './main.js';
 

@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import { DOCTOR_CHECKS, runDoctor, type DoctorCheck, type DoctorOptions } from '../doctor/run.js';
 import type { Finding } from '../doctor/findings.js';
-import { positiveInt } from './arguments.js';
-import { CliError, printJson } from './output.js';
+import { positiveInt, edgeOption, tokenOption } from './arguments.js';
+import { printJson } from './output.js';
+import { CliError } from '../errors.js';
 
 // `fastreg doctor`: is this host's container runtime really using the mirror?
 
@@ -11,8 +12,8 @@ const MARK: Record<Finding['status'], string> = { ok: 'ok  ', warn: 'WARN', fail
 export function doctorCommand(): Command {
   return new Command('doctor')
     .description("check that this host's Docker and containerd pull through the edge, and that its sidecar is seen")
-    .addOption(new Option('--edge <url>', 'edge base URL').env('FASTREG_EDGE').default('http://127.0.0.1:8787'))
-    .addOption(new Option('--token <token>', 'bearer token, needed when the edge has PULL_ACCESS=token').env('FASTREG_TOKEN'))
+    .addOption(edgeOption())
+    .addOption(tokenOption('bearer token, needed when the edge has PULL_ACCESS=token'))
     .addOption(new Option('--sidecar <url>', "this host's sidecar HTTP bridge").env('FASTREG_SIDECAR').default('http://127.0.0.1:5050'))
     .addOption(new Option('--docker-config <path>', "Docker's daemon.json").env('FASTREG_DOCKER_CONFIG').default('/etc/docker/daemon.json'))
     .addOption(new Option('--containerd-config <path>', "containerd's config.toml").env('FASTREG_CONTAINERD_CONFIG').default('/etc/containerd/config.toml'))

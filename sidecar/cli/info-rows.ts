@@ -1,4 +1,4 @@
-import type { ServiceInfo } from '../services-client.js';
+import type { ServiceInfo } from '../edge/services-client.js';
 
 /** One `[field, value]` row per info field (`info.cpu`, `info.extra.zone`), so a record's table stays narrow. */
 export function infoRows(info: ServiceInfo): [string, string][] {

@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
-import { CliError, printJson } from './output.js';
+import { printJson } from './output.js';
+import { CliError } from '../errors.js';
+import { tokenOption } from './arguments.js';
 
 const DEFAULT_SIDECAR = 'http://127.0.0.1:5050';
 
@@ -49,7 +51,7 @@ export function kvCommand(): Command {
   const kv = new Command('kv')
     .description('Read and write DHT key/value records (/fastreg/<key>) through a sidecar')
     .addOption(new Option('--sidecar <url>', 'sidecar HTTP bridge').env('FASTREG_SIDECAR').default(DEFAULT_SIDECAR))
-    .addOption(new Option('--token <token>', 'bearer token for writes').env('FASTREG_TOKEN'))
+    .addOption(tokenOption('bearer token for writes'))
     .option('--json', 'print the full record as JSON');
 
   kv.command('put')

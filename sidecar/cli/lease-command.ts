@@ -2,14 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { LEASE_CLIENT_DEFAULTS, LeaseClient, LeaseError, type RegisterEntry } from '../lease/index.js';
-import { positiveInt } from './arguments.js';
-import { CliError, printJson, printTable } from './output.js';
+import { positiveInt, edgeOption, tokenOption, type EdgeOptions } from './arguments.js';
+import { printJson, printTable } from './output.js';
+import { CliError } from '../errors.js';
 
 // `fastreg lease …`: the edge's batch lease API for external workers, through the package's LeaseClient.
 
-interface LeaseOptions {
-  edge: string;
-  token?: string;
+interface LeaseOptions extends EdgeOptions {
   timeout: number;
   json?: boolean;
 }
@@ -17,8 +16,8 @@ interface LeaseOptions {
 export function leaseCommand(): Command {
   const lease = new Command('lease')
     .description('Batch leases for external workers (block dedupe): can-offload, register, match-prefix, stats')
-    .addOption(new Option('--edge <url>', 'edge base URL').env('FASTREG_EDGE').default('http://127.0.0.1:8787'))
-    .addOption(new Option('--token <token>', 'bearer token (FASTREG_TOKEN); the lease API always needs it').env('FASTREG_TOKEN'))
+    .addOption(edgeOption())
+    .addOption(tokenOption('bearer token (FASTREG_TOKEN); the lease API always needs it'))
     .addOption(new Option('--timeout <ms>', 'deadline of each request').env('FASTREG_LEASE_TIMEOUT').argParser(positiveInt).default(LEASE_CLIENT_DEFAULTS.timeoutMs))
     .option('--json', 'print JSON')
     .addHelpText(

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { CliError } from './output.js';
+import { CliError } from '../errors.js';
 import { servicesCommand } from './services.js';
 import { doctorCommand } from './doctor-command.js';
 import { kvCommand } from './kv-command.js';

@@ -1,17 +1,16 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isOciError } from '../../workers/oci/index.js';
-import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge-client.js';
+import { isOciError } from '../../workers/shared/oci/index.js';
+import { EdgeClient } from '../edge/edge-client.js';
+import { EdgeHttpError, EdgeUnreachableError, CliError } from '../errors.js';
 import { parseImageReference, type ImageReference } from '../prefetch/image-reference.js';
 import { hostPlatform, parsePlatform, type Platform } from '../prefetch/platform.js';
 import { prefetch, type PrefetchReport } from '../prefetch/prefetch.js';
 import { createProgress } from '../prefetch/progress.js';
 import { formatSize } from '../sizes.js';
-import { CliError, printJson, printTable } from './output.js';
-import { positiveInt } from './arguments.js';
+import { printJson, printTable } from './output.js';
+import { positiveInt, edgeOption, tokenOption, type EdgeOptions } from './arguments.js';
 
-interface PrefetchCliOptions {
-  edge: string;
-  token?: string;
+interface PrefetchCliOptions extends EdgeOptions {
   platform?: Platform;
   allPlatforms?: boolean;
   sidecar?: string[];
@@ -25,8 +24,8 @@ export function prefetchCommand(): Command {
   return new Command('prefetch')
     .description("Resolve an image through the edge and warm this site's sidecars with every blob it needs")
     .argument('<image>', 'image reference: [registry/]name[:tag|@sha256:…], Docker rules (no registry: the edge\'s default)', imageArgument)
-    .addOption(new Option('--edge <url>', 'edge base URL').env('FASTREG_EDGE').default('http://127.0.0.1:8787'))
-    .addOption(new Option('--token <token>', 'bearer token for the edge, needed when it has PULL_ACCESS=token').env('FASTREG_TOKEN'))
+    .addOption(edgeOption())
+    .addOption(tokenOption('bearer token for the edge, needed when it has PULL_ACCESS=token'))
     .addOption(new Option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform image (default: this host's, as Docker does)").argParser(platformArgument).conflicts('allPlatforms'))
     .option('--all-platforms', 'warm the blobs of every platform of a multi-platform image')
     .addOption(

@@ -1,17 +1,17 @@
 import { readFile } from 'node:fs/promises';
-import { Command, Option } from 'commander';
-import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge-client.js';
-import type { ServiceInfo, ServiceRecord, ServiceRecordInput } from '../services-client.js';
-import { ServicesClient } from '../services-client.js';
+import { Command } from 'commander';
+import { EdgeClient } from '../edge/edge-client.js';
+import { EdgeHttpError, EdgeUnreachableError, CliError } from '../errors.js';
+import type { ServiceInfo, ServiceRecord, ServiceRecordInput } from '../edge/services-client.js';
+import { ServicesClient } from '../edge/services-client.js';
 import { infoRows } from './info-rows.js';
-import { CliError, printJson, printTable } from './output.js';
-import { positiveInt, positiveNumber } from './arguments.js';
+import { printJson, printTable } from './output.js';
+import { positiveInt, positiveNumber, edgeOption, tokenOption, type EdgeOptions } from './arguments.js';
+import { readBounded } from '../../workers/shared/http/read-bounded.js';
 
 // `fastreg services …`: service records on the edge (add, get, list, delete, search, watch, heartbeat).
 
-interface GlobalOptions {
-  edge: string;
-  token?: string;
+interface GlobalOptions extends EdgeOptions {
   json?: boolean;
 }
 
@@ -21,8 +21,8 @@ const STRING_INFO = new Set(['contentHash', 'dockerImageHash']);
 export function servicesCommand(): Command {
   const services = new Command('services')
     .description('Manage service records on the edge: which services and sidecars exist, where, and with what capacity.')
-    .addOption(new Option('--edge <url>', 'edge base URL').env('FASTREG_EDGE').default('http://127.0.0.1:8787'))
-    .addOption(new Option('--token <token>', 'bearer token: FASTREG_TOKEN (admin) or an owner token; needed for writes').env('FASTREG_TOKEN'))
+    .addOption(edgeOption())
+    .addOption(tokenOption('bearer token: FASTREG_TOKEN (admin) or an owner token; needed for writes'))
     .option('--json', 'print JSON instead of a table (watch prints one JSON event per line)')
     .addHelpText(
       'after',
@@ -341,12 +341,6 @@ function collect(value: string, previous: string[] | undefined): string[] {
 }
 
 async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > 1024 * 1024) throw new CliError('stdin record is larger than 1 MiB');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const bytes = await readBounded(process.stdin as AsyncIterable<Buffer>, 1024 * 1024, { tooLarge: () => new CliError('stdin record is larger than 1 MiB') });
+  return new TextDecoder().decode(bytes);
 }

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import { ConfigError, DEFAULTS, loadSidecarConfig } from '../config.js';
+import { DEFAULTS, loadSidecarConfig } from '../config.js';
+import { ConfigError, CliError } from '../errors.js';
 import type { SidecarHooks } from '../hooks.js';
-import { CliError } from './output.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   // Env vars carry several values comma-separated; flags repeat.

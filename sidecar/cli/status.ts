@@ -1,14 +1,14 @@
 import { Command, Option } from 'commander';
-import { parsePrometheus, sumSamples, type ParsedSample } from '../../workers/metrics/parse.js';
-import type { StatusSummary } from '../../workers/metrics/summary-types.js';
-import { EdgeClient, EdgeHttpError, EdgeUnreachableError } from '../edge-client.js';
+import { parsePrometheus, sumSamples, type ParsedSample } from '../../workers/shared/metrics-wire/parse.js';
+import type { StatusSummary } from '../../workers/shared/metrics-wire/summary-types.js';
+import { EdgeClient } from '../edge/edge-client.js';
+import { EdgeHttpError, EdgeUnreachableError, CliError } from '../errors.js';
 import { formatSize } from '../sizes.js';
-import { CliError, printJson, printTable } from './output.js';
+import { printJson, printTable } from './output.js';
+import { edgeOption, tokenOption, type EdgeOptions } from './arguments.js';
 
-interface StatusOptions {
-  edge: string;
+interface StatusOptions extends EdgeOptions {
   sidecar?: string;
-  token?: string;
   json?: boolean;
 }
 
@@ -29,9 +29,9 @@ export interface SidecarFigures {
 export function statusCommand(): Command {
   return new Command('status')
     .description("Show the mirror's summary: hit ratio, bytes saved, leases, sidecars online, upstream quota left")
-    .addOption(new Option('--edge <url>', 'edge base URL').env('FASTREG_EDGE').default('http://127.0.0.1:8787'))
+    .addOption(edgeOption())
     .addOption(new Option('--sidecar <url>', "also show this sidecar's figures (its HTTP bridge URL)").env('FASTREG_SIDECAR'))
-    .addOption(new Option('--token <token>', 'bearer token, needed when the edge has PULL_ACCESS=token').env('FASTREG_TOKEN'))
+    .addOption(tokenOption('bearer token, needed when the edge has PULL_ACCESS=token'))
     .option('--json', 'print JSON instead of tables')
     .action(async (options: StatusOptions) => {
       const summary = await fetchSummary(options);

@@ -1,4 +1,4 @@
-import type { ClientInfo } from '../../workers/oci/client-info.js';
+import type { ClientInfo } from '../../workers/shared/oci/client-info.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 import { isRegistryAnswer, probe } from './http.js';
 

@@ -1,8 +1,8 @@
 // The edge as the last blob source. A seam: the sidecar only needs "give me this blob's bytes" and
 // "how big is it".
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OciError, type Digest } from '../../workers/oci/index.js';
-import { FILLER_ADDRS_HEADER, FILLER_FAILED_HEADER, FILLER_HEADER } from '../../workers/oci/site-fill.js';
+import { OciError, type Digest } from '../../workers/shared/oci/index.js';
+import { FILLER_ADDRS_HEADER, FILLER_FAILED_HEADER, FILLER_HEADER, PEER_HEADER } from '../../workers/shared/http/headers.js';
 
 /** Where a client asked for a blob: its repository, and the registry (`?ns=`) when not the edge's default. */
 export interface BlobOrigin {
@@ -110,7 +110,7 @@ export class HttpEdgeSource implements EdgeBlobSource {
   }
 
   private headers(): Record<string, string> {
-    const headers: Record<string, string> = { 'X-FastReg-Peer': this.options.peerId };
+    const headers: Record<string, string> = { [PEER_HEADER]: this.options.peerId };
     const token = this.options.token?.();
     if (token) headers.Authorization = `Bearer ${token}`;
     return headers;

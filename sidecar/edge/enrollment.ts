@@ -5,8 +5,9 @@
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ENROLL_PATH, enrollMessage, fromBase64Url, toBase64Url, type EnrollResponse } from '../../workers/oci/sidecar-auth.js';
-import { EdgeClient, EdgeHttpError } from '../edge-client.js';
+import { ENROLL_PATH, enrollMessage, fromBase64Url, toBase64Url, type EnrollResponse } from '../../workers/shared/sidecars/auth.js';
+import { EdgeClient } from './edge-client.js';
+import { EdgeHttpError } from '../errors.js';
 
 export interface Enrollment {
   credential: string;

@@ -1,6 +1,7 @@
-import { EdgeClient, EdgeHttpError } from '../edge-client.js';
-import { ServicesClient } from '../services-client.js';
-import { MAX_TTL_SECONDS } from '../../workers/oci/service-records.js';
+import { EdgeClient } from './edge-client.js';
+import { EdgeHttpError } from '../errors.js';
+import { ServicesClient } from './services-client.js';
+import { MAX_TTL_SECONDS } from '../../workers/shared/services/records.js';
 import type { EdgeRegistrar, SidecarRecord } from './registration.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;

@@ -1,9 +1,9 @@
-// One blob being filled into the store, readable while it fills (DESIGN §2.4): every reader, HTTP
+// One blob being filled into the store, readable while it fills (cut-through, see README): every reader, HTTP
 // client or P2P peer, follows the temp file as it grows with a file handle of its own, so a slow
 // reader holds back nobody and costs one read chunk of memory. Verification stays the gate: the
 // last byte of every stream is released only once the digest of the whole blob has been checked,
 // and when the check fails every stream errors and nothing is stored.
-import { OciError, type Digest } from '../../workers/oci/index.js';
+import { OciError, type Digest } from '../../workers/shared/oci/index.js';
 import type { BlobInfo, BlobWriter } from '../store/blob-store.js';
 import { FillOrigins } from './fill-origins.js';
 

@@ -1,5 +1,5 @@
 // What this sidecar can serve right now without fetching: a stored blob, or one that is filling.
-import type { Digest } from '../../workers/oci/index.js';
+import type { Digest } from '../../workers/shared/oci/index.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { FillRegistry, FillSource } from './blob-fill.js';
 

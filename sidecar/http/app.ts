@@ -1,7 +1,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { noSniff } from '../../workers/middleware/no-sniff.js';
-import { MediaType, OciError, contentRange, ociErrorResponse, parseDigest, parseRange, parseRegistryNs, parseRegistryPath, validateName, type Digest } from '../../workers/oci/index.js';
+import { noSniff } from '../../workers/shared/http/no-sniff.js';
+import { MediaType, OciError, contentRange, ociErrorResponse, parseDigest, parseRange, parseRegistryNs, parseRegistryPath, validateName, type Digest } from '../../workers/shared/oci/index.js';
 import type { BlobResolver, BlobSourceName } from '../blob-resolver.js';
 import type { BlobOrigin } from '../edge/edge-source.js';
 import type { SidecarMetrics } from '../metrics.js';
@@ -10,6 +10,8 @@ import type { DhtRouter } from '../node/routing.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { checkPullSignature, requireToken } from './auth.js';
 import { toWebStream } from './streams.js';
+import { API_VERSION_HEADERS, SOURCE_HEADER } from '../../workers/shared/http/headers.js';
+import { readBounded } from '../../workers/shared/http/read-bounded.js';
 
 export interface BridgeDeps {
   store: BlobStore;
@@ -61,7 +63,7 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
       'Content-Type': MediaType.OctetStream,
       'Docker-Content-Digest': digest.value,
       'Accept-Ranges': 'bytes',
-      'X-FastReg-Source': blob.source,
+      [SOURCE_HEADER]: blob.source,
     };
     const length = range ? range.length : blob.size;
     if (length !== undefined) headers['Content-Length'] = String(length);
@@ -72,7 +74,7 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
     return c.body(toWebStream(stream.read(range ? { offset: range.offset, length: range.length } : {}, signal)), status, headers);
   };
 
-  app.get('/v2/', (c) => c.json({}, 200, { 'Docker-Distribution-API-Version': 'registry/2.0' }));
+  app.get('/v2/', (c) => c.json({}, 200, { ...API_VERSION_HEADERS }));
   app.on(['GET', 'HEAD'], '/v2/*', async (c) => {
     const path = parseRegistryPath(c.req.path);
     if (path.kind !== 'blob') throw new OciError('UNSUPPORTED', 'the sidecar serves blobs only; manifests come from the edge');
@@ -123,7 +125,10 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
     const key = validateKvKey(c.req.param('key'));
     const length = Number(c.req.header('Content-Length') ?? '0');
     if (length > MAX_KV_VALUE_BYTES) throw new OciError('PAYLOAD_TOO_LARGE', `kv values are limited to ${MAX_KV_VALUE_BYTES} bytes`);
-    const value = await readBoundedText(c.env?.incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null), MAX_KV_VALUE_BYTES);
+    const bytes = await readBounded(c.env?.incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null), MAX_KV_VALUE_BYTES, {
+      tooLarge: () => new OciError('PAYLOAD_TOO_LARGE', `kv values are limited to ${MAX_KV_VALUE_BYTES} bytes`),
+    });
+    const value = new TextDecoder().decode(bytes);
     const record = await deps.router.putValue(key, value);
     return c.json({ key, value: record.value, seq: record.seq }, 201);
   });
@@ -133,17 +138,4 @@ export function createBridgeApp(deps: BridgeDeps): Hono<BridgeEnv> {
   app.get('/metrics', async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
 
   return app;
-}
-
-/** Reads a small text body without trusting Content-Length (chunked bodies are capped as they arrive). */
-async function readBoundedText(body: AsyncIterable<Uint8Array> | null | undefined, limit: number): Promise<string> {
-  if (!body) return '';
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > limit) throw new OciError('PAYLOAD_TOO_LARGE', `kv values are limited to ${limit} bytes`);
-    parts.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(parts).toString('utf8');
 }

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import { OciError } from '../../workers/oci/index.js';
-import { PULL_EXPIRES_PARAM, PULL_SIGNATURE_PARAM, verifyPull } from '../../workers/oci/sidecar-auth.js';
+import { OciError } from '../../workers/shared/oci/index.js';
+import { PULL_EXPIRES_PARAM, PULL_SIGNATURE_PARAM, verifyPull } from '../../workers/shared/sidecars/auth.js';
 
 const challenge = { 'WWW-Authenticate': 'Bearer realm="fastreg-sidecar"' };
 

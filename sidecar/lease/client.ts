@@ -1,5 +1,5 @@
-import { LEASE_BATCH_MAX_KEYS, LEASE_PROTOCOL_VERSION } from '../../durable-objects/constants.js';
-import type { LeaseShardStats, OffloadResult, RegisterEntry } from '../../durable-objects/lease-shard-types.js';
+import { LEASE_BATCH_MAX_KEYS, LEASE_PROTOCOL_VERSION } from '../../workers/shared/leases/batch-api.js';
+import type { LeaseShardStats, OffloadResult, RegisterEntry } from '../../workers/shared/leases/shard-types.js';
 import { LeaseClientClosedError, LeaseError, LeaseTimeoutError, LeaseUnreachableError, LeaseVersionError } from './errors.js';
 
 // A typed client for the edge's batch lease API (/leases): can-offload, register, match-prefix, stats.

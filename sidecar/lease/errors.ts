@@ -1,4 +1,4 @@
-import { LEASE_PROTOCOL_VERSION } from '../../durable-objects/constants.js';
+import { LEASE_PROTOCOL_VERSION } from '../../workers/shared/leases/batch-api.js';
 
 // Named errors of the lease client. Each carries the lease protocol version the client speaks, so a
 // caller that logs an error also logs which side of a version change it is on.

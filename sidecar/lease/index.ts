@@ -2,4 +2,4 @@
 export { LEASE_CLIENT_DEFAULTS, LeaseClient } from './client.js';
 export type { KeyOffload, LeaseClientOptions, LeaseShardStats, OffloadResult, PrefixMatch, RegisterAck, RegisterEntry } from './client.js';
 export { LeaseClientClosedError, LeaseError, LeaseTimeoutError, LeaseUnreachableError, LeaseVersionError } from './errors.js';
-export { LEASE_PROTOCOL_VERSION } from '../../durable-objects/constants.js';
+export { LEASE_PROTOCOL_VERSION } from '../../workers/shared/leases/batch-api.js';

@@ -3,7 +3,7 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
 import type { Libp2p, PrivateKey } from '@libp2p/interface';
-import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht';
+import { kadDHT, passthroughMapper, type KadDHT, type SelectFn, type ValidateFn } from '@libp2p/kad-dht';
 import { mdns } from '@libp2p/mdns';
 import { ping, type Ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
@@ -39,18 +39,26 @@ export async function createSidecarNode(options: NodeOptions): Promise<SidecarLi
       inboundConnectionThreshold: 1_000,
       maxConnections: 300,
     },
-    services: {
-      identify: identify({ protocolPrefix: PROTOCOL_PREFIX.slice(1) }),
-      ping: ping({ protocolPrefix: PROTOCOL_PREFIX.slice(1) }),
-      dht: kadDHT({
-        protocol: `${PROTOCOL_PREFIX}/kad/1.0.0`,
-        clientMode: false,
-        peerInfoMapper: passthroughMapper,
-        allowQueryWithZeroPeers: true,
-        validators: { fastreg: validateKvRecord },
-        selectors: { fastreg: selectKvRecord },
-        ...(options.providerValidityMs ? { reprovide: { validity: options.providerValidityMs } } : {}),
-      }),
-    },
+    services: sidecarServices({ validate: validateKvRecord, select: selectKvRecord }, options.providerValidityMs),
   });
+}
+
+/**
+ * The services a FastReg node runs, on FastReg's protocol prefix: identify, ping and a kad-dht in
+ * server mode that keeps private addresses. `kvRecords` decides which `/fastreg/` DHT records it keeps.
+ */
+export function sidecarServices(kvRecords: { validate: ValidateFn; select: SelectFn }, providerValidityMs?: number) {
+  return {
+    identify: identify({ protocolPrefix: PROTOCOL_PREFIX.slice(1) }),
+    ping: ping({ protocolPrefix: PROTOCOL_PREFIX.slice(1) }),
+    dht: kadDHT({
+      protocol: `${PROTOCOL_PREFIX}/kad/1.0.0`,
+      clientMode: false,
+      peerInfoMapper: passthroughMapper,
+      allowQueryWithZeroPeers: true,
+      validators: { fastreg: kvRecords.validate },
+      selectors: { fastreg: kvRecords.select },
+      ...(providerValidityMs ? { reprovide: { validity: providerValidityMs } } : {}),
+    }),
+  };
 }

@@ -4,7 +4,7 @@
 // and its seq may run ahead of this node's clock by MAX_KV_CLOCK_SKEW_MS at most: a record dated in
 // the far future would otherwise win over every later put.
 import { z } from 'zod';
-import { OciError } from '../../workers/oci/index.js';
+import { OciError } from '../../workers/shared/oci/index.js';
 
 export const KV_KEY = /^[A-Za-z0-9._:@-][A-Za-z0-9._:@/-]{0,199}$/;
 export const MAX_KV_VALUE_BYTES = 16 * 1024;

@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid';
 import * as Multihash from 'multiformats/hashes/digest';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { createHash } from 'node:crypto';
-import type { Digest } from '../../workers/oci/index.js';
+import type { Digest } from '../../workers/shared/oci/index.js';
 import { DHT_QUERY_TIMEOUT_MS } from './constants.js';
 import type { SidecarLibp2p } from './create-node.js';
 import { decodeEnvelope, dhtKey, encodeEnvelope, isValidEnvelope, selectKvRecord, type KvEnvelope } from './kv-record.js';

@@ -3,36 +3,11 @@ import { BLOB_PROTOCOL, DIAL_TIMEOUT_MS } from '../node/constants.js';
 import type { SidecarLibp2p } from '../node/create-node.js';
 import type { SidecarHooks } from '../hooks.js';
 import type { SidecarMetrics } from '../metrics.js';
-import { isOciError, type Digest } from '../../workers/oci/index.js';
-import { IdleWatchdog } from './idle-watchdog.js';
+import { isOciError, type Digest } from '../../workers/shared/oci/index.js';
+import { TransferIdleSignal } from './transfer-idle-signal.js';
 import { StreamReader, writeChunk } from './stream-io.js';
-import { BlobResponse, ProtocolError, WIRE_VERSION, encodeFrame, readFrame, type PeerPointer } from './wire.js';
-
-/** The peer answered but does not hold the blob: try the next provider, no penalty. */
-export class PeerLacksBlobError extends Error {
-  override name = 'PeerLacksBlobError';
-}
-
-/** The peer misbehaved at the protocol level (wrong size, too many bytes): penalize it. */
-export class PeerMisbehavedError extends Error {
-  override name = 'PeerMisbehavedError';
-}
-
-/** The peer did not open the stream or answer within the deadline: it stalls fetches, so it is penalized too. */
-export class PeerSilentError extends PeerMisbehavedError {
-  override name = 'PeerSilentError';
-}
-
-/** The peer streams this blob to as many peers as it allows; `peers` receive it from it now. */
-export class PeerBusyError extends Error {
-  override name = 'PeerBusyError';
-  constructor(
-    message: string,
-    readonly peers: PeerPointer[],
-  ) {
-    super(message);
-  }
-}
+import { BlobResponse, WIRE_VERSION, encodeFrame, readFrame, type PeerPointer } from './wire.js';
+import { ProtocolError, PeerLacksBlobError, PeerMisbehavedError, PeerSilentError, PeerBusyError } from '../errors.js';
 
 /** Where received bytes go: a fill (sidecar/fill/blob-fill.ts), resumed at `written`. */
 export interface FetchTarget {
@@ -75,7 +50,7 @@ export async function fetchFromPeer(
   }
   const reader = new StreamReader(stream);
   const start = target.written;
-  const idle = new IdleWatchdog(deps.idleTimeoutMs, `fetch of ${digest} from ${peer}`);
+  const idle = new TransferIdleSignal(deps.idleTimeoutMs, `fetch of ${digest} from ${peer}`);
   const signal = AbortSignal.any([deps.signal, idle.signal]);
   try {
     await writeChunk(stream, encodeFrame({ v: WIRE_VERSION, digest, offset: start }), deps.signal);

@@ -1,12 +1,13 @@
 import type { Connection, Stream } from '@libp2p/interface';
-import { isOciError } from '../../workers/oci/index.js';
+import { isOciError } from '../../workers/shared/oci/index.js';
 import type { LocalBlobs } from '../fill/local-blobs.js';
 import type { SidecarHooks } from '../hooks.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { FanOut } from './fan-out.js';
-import { IdleWatchdog } from './idle-watchdog.js';
+import { TransferIdleSignal } from './transfer-idle-signal.js';
 import { StreamReader, writeChunk } from './stream-io.js';
-import { BlobRequest, ProtocolError, WIRE_VERSION, encodeFrame, readFrame, type BlobResponse, type PeerPointer } from './wire.js';
+import { BlobRequest, WIRE_VERSION, encodeFrame, readFrame, type BlobResponse, type PeerPointer } from './wire.js';
+import { ProtocolError } from '../errors.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 /**
@@ -76,7 +77,7 @@ export function blobStreamHandler(deps: BlobServerDeps) {
         await close();
         return;
       }
-      const idle = new IdleWatchdog(deps.idleTimeoutMs, `serving ${digest.value}`);
+      const idle = new TransferIdleSignal(deps.idleTimeoutMs, `serving ${digest.value}`);
       const signal = AbortSignal.any([deps.signal, idle.signal]);
       try {
         await reply({ status: 'ok', size: blob.size, offset: request.offset });

@@ -2,15 +2,9 @@
 // limit and `onDrain()` resolves only once, so both directions are handled here explicitly.
 import type { MessageStream, Stream } from '@libp2p/interface';
 import type { Uint8ArrayList } from 'uint8arraylist';
+import { StreamClosedError } from '../errors.js';
 
 export const READ_HIGH_WATER = 1024 * 1024;
-
-export class StreamClosedError extends Error {
-  constructor(message = 'stream closed') {
-    super(message);
-    this.name = 'StreamClosedError';
-  }
-}
 
 /** Waits for the stream's send buffer to drain when `send()` said it is full. */
 export async function writeChunk(stream: MessageStream, data: Uint8Array, signal?: AbortSignal): Promise<void> {

@@ -5,8 +5,9 @@
 // already streams this blob to as many peers as it allows; `peers` are some of those receiving it,
 // to ask instead (the fan-out tree, see fan-out.ts).
 import { z } from 'zod';
-import { parseDigest } from '../../workers/oci/index.js';
+import { parseDigest } from '../../workers/shared/oci/index.js';
 import type { StreamReader } from './stream-io.js';
+import { ProtocolError } from '../errors.js';
 
 export const WIRE_VERSION = 1;
 const MAX_FRAME_BYTES = 4096;
@@ -38,13 +39,6 @@ export const BlobResponse = z.object({
   peers: z.array(PeerPointer).max(MAX_POINTERS).optional(),
 });
 export type BlobResponse = z.output<typeof BlobResponse>;
-
-export class ProtocolError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProtocolError';
-  }
-}
 
 export function encodeFrame(value: object): Uint8Array {
   const body = new TextEncoder().encode(JSON.stringify(value));

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { OciError, parseDigest } from '../../workers/oci/index.js';
+import { OciError, parseDigest } from '../../workers/shared/oci/index.js';
 import { httpError, send, type Server } from './http.js';
 import type { BlobDescriptor, EdgeTarget } from './manifest-walk.js';
+import { SOURCE_HEADER } from '../../workers/shared/http/headers.js';
 
 // Warms one blob: asks the edge (which sends a 307 to a sidecar of this site, or serves the blob
 // itself when the site has none) or a named sidecar, and reads the answer through sha256 and a
@@ -52,14 +53,14 @@ async function warmThroughEdge(edge: EdgeTarget, blob: BlobDescriptor, options: 
     return readFrom({ role: 'the sidecar', base: target.origin }, target, blob, options, signal);
   }
   if (response.status !== 200) throw await httpError(edge, `GET blob ${blob.digest}`, response);
-  return { ...(await verify(edge, response, blob, options)), source: `edge/${response.headers.get('X-FastReg-Source') ?? 'unknown'}` };
+  return { ...(await verify(edge, response, blob, options)), source: `edge/${response.headers.get(SOURCE_HEADER) ?? 'unknown'}` };
 }
 
 async function readFrom(sidecar: Server, url: URL, blob: BlobDescriptor, options: WarmOptions, signal: AbortSignal): Promise<WarmedBlob> {
   // No Authorization: the edge's token is not the sidecar's business, and its blob GETs are open.
   const response = await send(sidecar, url, { headers: { 'User-Agent': 'fastreg-prefetch' }, signal });
   if (response.status !== 200) throw await httpError(sidecar, `GET blob ${blob.digest}`, response);
-  const source = `sidecar/${response.headers.get('X-FastReg-Source') ?? 'unknown'}`;
+  const source = `sidecar/${response.headers.get(SOURCE_HEADER) ?? 'unknown'}`;
   return { ...(await verify(sidecar, response, blob, options)), source, sidecar: sidecar.base };
 }
 

@@ -1,4 +1,5 @@
-import { EdgeHttpError, EdgeUnreachableError, parseOciError } from '../edge-client.js';
+import { parseOciError } from '../edge/edge-client.js';
+import { EdgeHttpError, EdgeUnreachableError } from '../errors.js';
 
 // fetch for the prefetch: network failures become EdgeUnreachableError naming the server,
 // error statuses become EdgeHttpError with the OCI error body's code. Edge and sidecars answer alike.

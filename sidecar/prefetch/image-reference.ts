@@ -1,4 +1,4 @@
-import { DOCKER_HUB_REGISTRIES, OciError, TAG_GRAMMAR, isDigestLike, isRegistryHost, parseDigest, validateName, withDockerHubLibrary } from '../../workers/oci/index.js';
+import { DOCKER_HUB_REGISTRIES, OciError, TAG_GRAMMAR, isDigestLike, isRegistryHost, parseDigest, validateName, withDockerHubLibrary } from '../../workers/shared/oci/index.js';
 
 // `[registry/]name[:tag|@digest]` as Docker reads it (distribution's reference.ParseNormalizedNamed).
 

@@ -1,6 +1,6 @@
-import { MANIFEST_ACCEPT, MediaType, OciError, digestMismatch, digestOf, manifestMediaType, parseDigest } from '../../workers/oci/index.js';
-import { EdgeUnreachableError } from '../edge-client.js';
-import { readBounded } from './read-bounded.js';
+import { MANIFEST_ACCEPT, MediaType, OciError, digestMismatch, digestOf, manifestMediaType, parseDigest } from '../../workers/shared/oci/index.js';
+import { EdgeUnreachableError } from '../errors.js';
+import { readBounded } from '../../workers/shared/http/read-bounded.js';
 import { httpError, send, type Server } from './http.js';
 import type { ImageReference } from './image-reference.js';
 import { formatPlatform, platformMatches, type Platform } from './platform.js';
@@ -118,7 +118,9 @@ async function fetchManifest(edge: EdgeTarget, image: ImageReference, reference:
   try {
     response = await send(edge, url, { headers, signal: deadline });
     if (!response.ok) throw await httpError(edge, `GET manifest ${image.name}:${reference}`, response);
-    bytes = await readBounded(response, MAX_MANIFEST_BYTES, `manifest ${reference}`);
+    bytes = await readBounded(response.body, MAX_MANIFEST_BYTES, {
+      tooLarge: () => new OciError('MANIFEST_INVALID', `manifest ${reference} is larger than ${MAX_MANIFEST_BYTES} bytes`),
+    });
   } catch (err) {
     if (deadline.aborted && !signal.aborted) {
       throw new EdgeUnreachableError(`${edge.role} at ${edge.base} did not send manifest ${image.name}:${reference} within ${MANIFEST_TIMEOUT_MS / 1000} s`);

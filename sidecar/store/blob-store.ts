@@ -1,4 +1,4 @@
-import { OciError, type Digest } from '../../workers/oci/index.js';
+import { OciError, type Digest } from '../../workers/shared/oci/index.js';
 
 // The sidecar's content-addressed store, spegel style: one small interface, a file-backed
 // implementation and an in-memory fake beside it, both checked by one conformance suite. Digests

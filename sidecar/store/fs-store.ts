@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OciError, type Digest } from '../../workers/oci/index.js';
+import { OciError, type Digest } from '../../workers/shared/oci/index.js';
 import { checkedRange, putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions, type PartReader } from './blob-store.js';
 import { DigestVerifier } from './verifier.js';
 

@@ -1,4 +1,4 @@
-import { OciError, type Digest } from '../../workers/oci/index.js';
+import { OciError, type Digest } from '../../workers/shared/oci/index.js';
 import { checkedRange, putVia, type BlobInfo, type BlobStore, type BlobUsage, type BlobWriter, type OpenOptions } from './blob-store.js';
 import { DigestVerifier } from './verifier.js';
 

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { OciError, digestMismatch, type Digest } from '../../workers/oci/index.js';
+import { OciError, digestMismatch, type Digest } from '../../workers/shared/oci/index.js';
 
 /** Running digest and size check shared by the store implementations. */
 export class DigestVerifier {

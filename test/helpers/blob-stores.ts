@@ -3,7 +3,7 @@ import { afterAll } from 'vitest';
 import type { BlobStore } from '../../sidecar/store/blob-store.js';
 import { FsBlobStore } from '../../sidecar/store/fs-store.js';
 import { MemoryBlobStore } from '../../sidecar/store/memory-store.js';
-import { parseDigest } from '../../workers/oci/index.js';
+import { parseDigest } from '../../workers/shared/oci/index.js';
 import { makeTempDir, removeDir } from './sidecar-cluster.js';
 
 // The sidecar's BlobStore implementations, for suites that run once over each (spegel style).

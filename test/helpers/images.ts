@@ -4,13 +4,13 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { MANIFEST_ACCEPT, MediaType } from '../../workers/oci/media-types.js';
+import { MANIFEST_ACCEPT, MediaType } from '../../workers/shared/oci/media-types.js';
 import { runOk } from './processes.js';
 
 // Test images built without internet: OCI image layouts written by hand (gzip'd tar layers,
 // config JSON, manifest, index) and pushed to a registry with skopeo.
 
-export { MANIFEST_ACCEPT } from '../../workers/oci/media-types.js';
+export { MANIFEST_ACCEPT } from '../../workers/shared/oci/media-types.js';
 export const OCI_MANIFEST = MediaType.OciManifest;
 export const OCI_INDEX = MediaType.OciIndex;
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';

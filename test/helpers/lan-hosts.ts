@@ -1,4 +1,4 @@
-// Simulated hosts on one machine (DESIGN §3): each host is a loopback address (127.0.0.2, .3, …).
+// Simulated hosts on one machine (LAN-first delivery, see README): each host is a loopback address (127.0.0.2, .3, …).
 // A host's traffic to the edge leaves from its own address, as it would from behind its own NAT, so
 // the edge sees distinct client addresses and records a sidecar's site from its registration.
 import { createHash } from 'node:crypto';

@@ -4,20 +4,18 @@
 import '../../sidecar/polyfills.js';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import { identify } from '@libp2p/identify';
 import type { Stream } from '@libp2p/interface';
-import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht';
-import { ping } from '@libp2p/ping';
+import type { KadDHT } from '@libp2p/kad-dht';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p, type Libp2p } from 'libp2p';
-import { BLOB_PROTOCOL, PROTOCOL_PREFIX } from '../../sidecar/node/constants.js';
+import { BLOB_PROTOCOL } from '../../sidecar/node/constants.js';
 import { dhtKey } from '../../sidecar/node/kv-record.js';
 import { DhtRouter } from '../../sidecar/node/routing.js';
-import type { SidecarLibp2p } from '../../sidecar/node/create-node.js';
+import { sidecarServices, type SidecarLibp2p } from '../../sidecar/node/create-node.js';
 import { StreamReader, writeChunk } from '../../sidecar/p2p/stream-io.js';
 import { BlobRequest, encodeFrame, readFrame } from '../../sidecar/p2p/wire.js';
-import { parseDigest } from '../../workers/oci/index.js';
+import { parseDigest } from '../../workers/shared/oci/index.js';
 
 export type RogueAnswer = (request: BlobRequest, stream: Stream) => Promise<void>;
 
@@ -42,18 +40,8 @@ export async function startRoguePeer(options: { psk?: Uint8Array } = {}): Promis
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(options.psk ? { connectionProtector: preSharedKey({ psk: options.psk }) } : {}),
-    services: {
-      identify: identify({ protocolPrefix: PROTOCOL_PREFIX.slice(1) }),
-      ping: ping({ protocolPrefix: PROTOCOL_PREFIX.slice(1) }),
-      dht: kadDHT({
-        protocol: `${PROTOCOL_PREFIX}/kad/1.0.0`,
-        clientMode: false,
-        peerInfoMapper: passthroughMapper,
-        allowQueryWithZeroPeers: true,
-        validators: { fastreg: async () => undefined },
-        selectors: { fastreg: () => 0 },
-      }),
-    },
+    // A rogue keeps every record it is sent.
+    services: sidecarServices({ validate: async () => undefined, select: () => 0 }),
   });
   const answers = new Map<string, RogueAnswer>();
   const requests = new Map<string, number>();

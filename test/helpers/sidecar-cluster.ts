@@ -29,7 +29,7 @@ export interface SidecarStartOptions {
   args?: string[];
   /**
    * 'test' (default) runs the test entry, which honours FASTREG_TEST_* fault injection; 'cli' runs
-   * bin/fastreg.js; a path ending in .mjs runs that bundle (sidecar/build.ts).
+   * bin/fastreg.js; a path ending in .mjs runs that bundle (scripts/build-sidecar.ts).
    */
   entry?: 'test' | 'cli' | `${string}.mjs`;
   /** Add --open-swarm when the sidecar neither enrolls nor names a key (default true). */

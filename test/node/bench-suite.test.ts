@@ -8,7 +8,7 @@ import { TEST_WRANGLER_HOME } from '../helpers/edge.js';
 import { makeTempDir } from '../helpers/processes.js';
 
 // The benchmark's own plumbing: the bench-only lease Worker started next to the edge (startEdge
-// extraWorkers) really drives the edge's BlobLease objects, and the report lists every DESIGN §6
+// extraWorkers) really drives the edge's BlobLease objects, and the report lists every benchmark
 // figure with an honest verdict.
 
 describe('lease bench worker beside the edge', () => {
@@ -78,7 +78,7 @@ describe('bench report', () => {
   const skipped = { status: 'skipped', seconds: 0 } as const;
   const none: SuiteSections = { edge: skipped, leases: skipped, services: skipped, p2p: skipped, lan: skipped };
 
-  it('lists every DESIGN §6 figure as not measured when no section ran', () => {
+  it('lists every benchmark figure as not measured when no section ran', () => {
     const rows = figureRows(none);
     expect(rows.map((r) => r.verdict).every((v) => v === 'not measured')).toBe(true);
     expect(rows.some((r) => r.figure.startsWith('Burst: N sidecars'))).toBe(true);

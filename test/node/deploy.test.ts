@@ -3,7 +3,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../scripts/edge-launcher.js';
-import { buildCliBundle } from '../../sidecar/build.js';
+import { buildCliBundle } from '../../scripts/build-sidecar.js';
 import { startDocker, type RunningDocker } from '../helpers/docker.js';
 import { commandExists, makeTempDir, run, runOk } from '../helpers/processes.js';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../scripts/edge-launcher.js';
-import { MediaType } from '../../workers/oci/index.js';
+import { MediaType } from '../../workers/shared/oci/index.js';
 import { startTestEdge, type TestEdge } from '../helpers/edge.js';
 import { FakeUpstream } from '../helpers/fake-upstream.js';
 import { TEST_TOKEN, makeBlobFile, putBlobFile, removeDir, startSidecar, waitFor, type SidecarProcess } from '../helpers/sidecar-cluster.js';

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePrometheus, sumSamples } from '../../workers/metrics/parse.js';
+import { parsePrometheus, sumSamples } from '../../workers/shared/metrics-wire/parse.js';
 import { startTestEdge, type TestEdge } from '../helpers/edge.js';
 import { FakeUpstream } from '../helpers/fake-upstream.js';
 import { hostForwarder, pullBlobFrom, type HostForwarder } from '../helpers/lan-hosts.js';
 import { startSidecar, stopAll, waitFor, type SidecarProcess } from '../helpers/sidecar-cluster.js';
 
-// LAN-first delivery end to end (DESIGN §3): a launched edge, an in-process fake upstream, and three
+// LAN-first delivery end to end (README): a launched edge, an in-process fake upstream, and three
 // real sidecars, each on a simulated host of its own site (127.0.0.2, .3, .4). A sidecar reaches the
 // edge through a forwarder that connects from its host's address, as a host's NAT would, so the edge
 // records that address as the sidecar's site. Clients bound to a site's address get a 307 to the

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../scripts/edge-launcher.js';
-import { MediaType } from '../../workers/oci/index.js';
+import { MediaType } from '../../workers/shared/oci/index.js';
 import type { PrefetchReport } from '../../sidecar/prefetch/prefetch.js';
 import { startTestEdge, type TestEdge } from '../helpers/edge.js';
 import { FakeUpstream } from '../helpers/fake-upstream.js';

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PULL_EXPIRES_PARAM, PULL_SIGNATURE_PARAM, signPull } from '../../workers/oci/sidecar-auth.js';
+import { PULL_EXPIRES_PARAM, PULL_SIGNATURE_PARAM, signPull } from '../../workers/shared/sidecars/auth.js';
 import { startContainerd, type RunningContainerd } from '../helpers/containerd.js';
 import { startDocker, type RunningDocker } from '../helpers/docker.js';
 import { startTestEdge, type TestEdge } from '../helpers/edge.js';

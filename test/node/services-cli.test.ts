@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEdge } from '../../scripts/edge-launcher.js';
 import { REPO_ROOT, startEdge } from '../../scripts/edge-launcher.js';
 import { type CliResult, cliEnv, FASTREG_BIN, runFastreg } from '../helpers/cli.js';
-import type { ServiceEvent, ServiceRecord } from '../../sidecar/services-client.js';
+import type { ServiceEvent, ServiceRecord } from '../../sidecar/edge/services-client.js';
 
 // `fastreg services …` as a real subprocess against a locally started edge (Miniflare).
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OciError, parseDigest } from '../../workers/oci/index.js';
+import { OciError, parseDigest } from '../../workers/shared/oci/index.js';
 import { FsBlobStore } from '../../sidecar/store/fs-store.js';
 import { parseSize } from '../../sidecar/sizes.js';
 import { loadSidecarConfig } from '../../sidecar/config.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePrometheus, sumSamples } from '../../workers/metrics/parse.js';
+import { parsePrometheus, sumSamples } from '../../workers/shared/metrics-wire/parse.js';
 import { startTestEdge, type TestEdge } from '../helpers/edge.js';
 import { FakeUpstream } from '../helpers/fake-upstream.js';
 import { getFrom } from '../helpers/lan-hosts.js';

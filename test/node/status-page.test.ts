@@ -5,12 +5,12 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../scripts/edge-launcher.js';
-import { parsePrometheus, sumSamples, type ParsedSample } from '../../workers/metrics/parse.js';
+import { parsePrometheus, sumSamples, type ParsedSample } from '../../workers/shared/metrics-wire/parse.js';
 import { startTestEdge, type TestEdge } from '../helpers/edge.js';
 import { FakeUpstream } from '../helpers/fake-upstream.js';
 import { startSidecar, stopAll, waitFor, type SidecarProcess } from '../helpers/sidecar-cluster.js';
 
-// The status page at `/` in headless Chromium (Debian's package, DESIGN §5) against a launched edge:
+// The status page at `/` in headless Chromium (Debian's package) against a launched edge:
 // the figures it shows must be the ones /metrics reports. Saves a screenshot for people to look at.
 
 const CHROMIUM = '/usr/bin/chromium';

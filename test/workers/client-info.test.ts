@@ -1,7 +1,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../workers/app.js';
-import type { ClientInfo } from '../../workers/oci/client-info.js';
+import type { ClientInfo } from '../../workers/shared/oci/client-info.js';
 
 // GET /client-info: what the edge sees of the asking host, as `fastreg doctor` reads it.
 

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { getConfig, parseConfig } from '../../workers/config.js';
+import { getConfig, parseConfig } from '../../workers/shared/edge-config.js';
 import { fetchWithEnv } from './registry-helpers.js';
 
 // UPSTREAM_CREDENTIALS with PULL_ACCESS=public publishes whatever those credentials can read:

@@ -4,7 +4,7 @@ import type { StoredBlob } from '../../durable-objects/blob-lease-types.js';
 import type { BlobLease } from '../../durable-objects/blob-lease.js';
 import type { CoalesceOptions, FillContext } from '../../durable-objects/blob-lease-client.js';
 import { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
-import { OciError } from '../../workers/oci/index.js';
+import { OciError } from '../../workers/shared/oci/index.js';
 
 // The caller-side protocol (acquire → fill | wait → serve) with in-memory fills and a fake store.
 

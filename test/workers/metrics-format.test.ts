@@ -1,10 +1,11 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { DURATION_BOUNDS } from '../../workers/metrics/catalog.js';
+import { DURATION_BOUNDS } from '../../workers/shared/metrics-wire/catalog.js';
 import { DeltaFlusher } from '../../workers/metrics/flush.js';
-import { parsePrometheus, sumSamples } from '../../workers/metrics/parse.js';
-import { formatPrometheus } from '../../workers/metrics/prometheus.js';
-import { MetricRecorder, type DeltaBatch } from '../../workers/metrics/recorder.js';
+import { parsePrometheus, sumSamples } from '../../workers/shared/metrics-wire/parse.js';
+import { formatPrometheus } from '../../workers/shared/metrics-wire/prometheus.js';
+import type { DeltaBatch } from '../../workers/shared/metrics-wire/deltas.js';
+import { MetricRecorder } from '../../workers/metrics/recorder.js';
 
 describe('Prometheus formatter', () => {
   it('writes HELP/TYPE lines, sorted labels and escaped label values that parse back', () => {

@@ -1,6 +1,6 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { parsePrometheus, sumSamples, type ParsedSample } from '../../workers/metrics/parse.js';
+import { parsePrometheus, sumSamples, type ParsedSample } from '../../workers/shared/metrics-wire/parse.js';
 import { addBlob, addManifest, fetchWithEnv, uniqueName, upstreamLog } from './registry-helpers.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';

@@ -1,10 +1,10 @@
 import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../workers/app.js';
-import { parseConfig } from '../../workers/config.js';
+import { parseConfig } from '../../workers/shared/edge-config.js';
 import { addBlob, sha256, uniqueName, upstreamLog } from './registry-helpers.js';
 
-// LAN-first delivery (DESIGN §3): a blob GET from a client whose site has live sidecars gets a 307 to
+// LAN-first delivery (README): a blob GET from a client whose site has live sidecars gets a 307 to
 // one of them; everything else is served by the edge. Sidecars are registered through the real
 // /services API with CF-Connecting-IP, which is what the Worker sees as the client address here.
 

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { ServiceRegistry } from '../../durable-objects/service-registry.js';
-import { parseConfig } from '../../workers/config.js';
+import { parseConfig } from '../../workers/shared/edge-config.js';
 import { parseAddress } from '../../workers/sites/addresses.js';
 import { REFRESH_DEADLINE_MS, sidecarsForClient } from '../../workers/sites/live-sidecars.js';
 

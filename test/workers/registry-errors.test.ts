@@ -1,6 +1,6 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { parseRegistryPath } from '../../workers/oci/index.js';
+import { parseRegistryPath } from '../../workers/shared/oci/index.js';
 import { addManifest, fetchWithEnv, imageManifest, uniqueName, type OciErrorJson } from './registry-helpers.js';
 
 const okDigest = `sha256:${'ab'.repeat(32)}`;

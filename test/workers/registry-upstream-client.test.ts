@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { OciError } from '../../workers/oci/index.js';
+import { OciError } from '../../workers/shared/oci/index.js';
 import { parseChallenge } from '../../workers/upstream/challenge.js';
 import { UpstreamClient, type Fetcher } from '../../workers/upstream/client.js';
-import { stats } from '../../workers/stats.js';
+import { stats } from '../../workers/metrics/stats.js';
 
 // Unit tests of the upstream client with a scripted fetch: what it sends, in which order.
 

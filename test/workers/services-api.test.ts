@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { ServiceRecord } from '../../workers/oci/service-records.js';
+import type { ServiceRecord } from '../../workers/shared/services/records.js';
 import { ADMIN, ALICE, call, errorCode, freshResource } from './services-fixtures.js';
 
 const record = (name: string, extra: Record<string, unknown> = {}) => ({ name, ...extra });

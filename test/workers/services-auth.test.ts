@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ServiceRecord } from '../../workers/oci/service-records.js';
+import type { ServiceRecord } from '../../workers/shared/services/records.js';
 import { ADMIN, ALICE, BOB, call, errorCode, freshResource } from './services-fixtures.js';
 
 async function expectUnauthorized(res: Response) {

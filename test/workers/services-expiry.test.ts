@@ -1,6 +1,6 @@
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { ServiceEvent, ServiceRecord } from '../../workers/oci/service-records.js';
+import type { ServiceEvent, ServiceRecord } from '../../workers/shared/services/records.js';
 import { ADMIN, call, freshResource, sseReader } from './services-fixtures.js';
 
 function expireNow(resource: string, id: string) {

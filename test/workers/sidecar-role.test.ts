@@ -2,8 +2,8 @@ import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:
 import { base58btc } from 'multiformats/bases/base58';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../workers/app.js';
-import { enrollMessage, PULL_EXPIRES_PARAM, PULL_SIGNATURE_PARAM, toBase64Url, verifyPull, fromBase64Url, type EnrollResponse } from '../../workers/oci/sidecar-auth.js';
-import { parseConfig } from '../../workers/config.js';
+import { enrollMessage, PULL_EXPIRES_PARAM, PULL_SIGNATURE_PARAM, toBase64Url, verifyPull, fromBase64Url, type EnrollResponse } from '../../workers/shared/sidecars/auth.js';
+import { parseConfig } from '../../workers/shared/edge-config.js';
 import { verifyCredential } from '../../workers/sidecars/credential.js';
 import { sidecarKeys } from '../../workers/sidecars/keys.js';
 import { addBlob, uniqueName } from './registry-helpers.js';

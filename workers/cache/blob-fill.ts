@@ -1,9 +1,9 @@
 import type { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
 import type { FillProgress } from '../../durable-objects/blob-lease-types.js';
-import { type Digest, OciError } from '../oci/index.js';
-import { stats, upstreamStats } from '../stats.js';
+import { type Digest, OciError } from '../shared/oci/index.js';
+import { stats, upstreamStats } from '../metrics/stats.js';
 import { upstreamTimeout } from '../upstream/errors.js';
-import { IdleWatchdog } from '../upstream/idle-watchdog.js';
+import { BodyStallWatchdog } from '../upstream/body-stall-watchdog.js';
 import { pullScope, type SelectedUpstream } from '../upstream/select.js';
 import { createHasher, type Hasher, lumpReader } from './hashing.js';
 import { blobKey } from './keys.js';
@@ -41,7 +41,7 @@ export async function startBlobFill(options: BlobFillOptions): Promise<FillProgr
   const { bucket, upstream, digest, leases, leaseId } = options;
   const key = digest.value;
   const heartbeat = leases.heartbeat(key, leaseId);
-  let watchdog: IdleWatchdog | undefined;
+  let watchdog: BodyStallWatchdog | undefined;
   const settle = () => {
     heartbeat.stop();
     watchdog?.stop();
@@ -76,7 +76,7 @@ export async function startBlobFill(options: BlobFillOptions): Promise<FillProgr
       throw new OciError('UNAVAILABLE', `lost the lease of blob ${digest.value} before its fill began`);
     }
     const registryCounters = upstreamStats(upstream.registry);
-    watchdog = new IdleWatchdog(upstream.client.timeoutMs, () => fetched.abort(upstreamTimeout(upstream.registry, 'body')));
+    watchdog = new BodyStallWatchdog(upstream.client.timeoutMs, () => fetched.abort(upstreamTimeout(upstream.registry, 'body')));
     stats.blobs.misses += 1;
     const layout: PieceLayout = { size: fill.size, pieceBytes: fill.pieceBytes };
     const stored = writePieces(

@@ -1,4 +1,4 @@
-import type { Digest } from '../oci/index.js';
+import type { Digest } from '../shared/oci/index.js';
 import { pullScope, type SelectedUpstream } from '../upstream/select.js';
 import { blobHeaders } from './blob-store.js';
 

@@ -1,8 +1,9 @@
-import { contentRange, type Digest, MediaType, parseRange } from '../oci/index.js';
-import { stats } from '../stats.js';
+import { contentRange, type Digest, MediaType, parseRange } from '../shared/oci/index.js';
+import { stats } from '../metrics/stats.js';
 import { blobKey } from './keys.js';
 import { readPieces } from './piece-reader.js';
 import { type PieceLayout, readPieceIndex } from './pieces.js';
+import { API_VERSION_HEADERS, SOURCE_HEADER } from '../shared/http/headers.js';
 
 export type BlobSource = 'r2' | 'upstream';
 
@@ -14,8 +15,8 @@ export function blobHeaders(digest: Digest, length: number, source: BlobSource =
     'Content-Length': String(length),
     'Docker-Content-Digest': digest.value,
     'Accept-Ranges': 'bytes',
-    'Docker-Distribution-API-Version': 'registry/2.0',
-    'X-FastReg-Source': source,
+    ...API_VERSION_HEADERS,
+    [SOURCE_HEADER]: source,
   });
 }
 

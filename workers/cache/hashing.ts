@@ -1,4 +1,4 @@
-import { digestFromBytes, type Digest } from '../oci/index.js';
+import { digestFromBytes, type Digest } from '../shared/oci/index.js';
 
 export interface Hasher {
   /** Queues a chunk; waits only when the hasher's queue is full, not for each chunk to be hashed. */

@@ -1,4 +1,4 @@
-import type { Digest } from '../oci/index.js';
+import type { Digest } from '../shared/oci/index.js';
 
 // R2 key layout. Blobs are content-addressed and shared by every repository and upstream;
 // manifests are kept per upstream and repository, since a tag only means something there.

@@ -1,7 +1,7 @@
-import { declaredManifestType, digestOf, MANIFEST_ACCEPT, OciError, parseDigest, type Reference } from '../oci/index.js';
+import { declaredManifestType, digestOf, MANIFEST_ACCEPT, OciError, parseDigest, type Reference } from '../shared/oci/index.js';
 import type { BlobLeaseClient } from '../../durable-objects/blob-lease-client.js';
 import { leaseObserver } from '../metrics/leases.js';
-import { localMetrics, stats } from '../stats.js';
+import { localMetrics, stats } from '../metrics/stats.js';
 import { readSmallBody } from '../upstream/read-body.js';
 import { pullScope, type SelectedUpstream } from '../upstream/select.js';
 import { manifestDigestKey, manifestTagKey } from './keys.js';

@@ -1,4 +1,4 @@
-import { type Digest, OciError } from '../oci/index.js';
+import { type Digest, OciError } from '../shared/oci/index.js';
 import { pieceCount, pieceKey, pieceLength, type PieceLayout } from './pieces.js';
 
 export interface PieceReadOptions {

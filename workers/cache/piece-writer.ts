@@ -1,4 +1,4 @@
-import { digestMismatch, type Digest, OciError } from '../oci/index.js';
+import { digestMismatch, type Digest, OciError } from '../shared/oci/index.js';
 import { pieceCount, pieceKey, pieceLength, type PieceLayout } from './pieces.js';
 import { type Hasher, lumpReader } from './hashing.js';
 

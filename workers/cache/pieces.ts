@@ -1,4 +1,4 @@
-import { type Digest, MediaType } from '../oci/index.js';
+import { type Digest, MediaType } from '../shared/oci/index.js';
 import { blobKey } from './keys.js';
 
 // A blob is stored in R2 as fixed-size pieces (every one BLOB_PIECE_BYTES but the last), each put

@@ -1,5 +1,5 @@
 import type { EdgeMetrics } from '../../durable-objects/edge-metrics.js';
-import { drainStatsInto, localMetrics } from '../stats.js';
+import { drainStatsInto, localMetrics } from './stats.js';
 import { DeltaFlusher, type MetricsSink } from './flush.js';
 
 /** The one EdgeMetrics instance every isolate flushes into. */

@@ -1,6 +1,6 @@
 import type { EdgeMetricsSnapshot } from '../../durable-objects/edge-metrics.js';
-import { DURATION_BOUNDS, EDGE_METRICS, type EdgeMetricName } from './catalog.js';
-import { formatPrometheus, type HistogramSample, type MetricFamily, type Sample } from './prometheus.js';
+import { DURATION_BOUNDS, EDGE_METRICS, type EdgeMetricName } from '../shared/metrics-wire/catalog.js';
+import { formatPrometheus, type HistogramSample, type MetricFamily, type Sample } from '../shared/metrics-wire/prometheus.js';
 
 /** The edge's /metrics body: every catalog metric with data, in catalog order. */
 export function edgeExposition(snapshot: EdgeMetricsSnapshot, sidecarsOnline: number): string {

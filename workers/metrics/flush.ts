@@ -1,4 +1,5 @@
-import { isEmpty, type DeltaBatch, type MetricRecorder } from './recorder.js';
+import type { DeltaBatch } from '../shared/metrics-wire/deltas.js';
+import { isEmpty, type MetricRecorder } from './recorder.js';
 
 /** Flush at most this often per isolate... */
 export const FLUSH_INTERVAL_MS = 5_000;

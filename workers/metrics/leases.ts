@@ -1,5 +1,5 @@
 import type { LeaseEvent } from '../../durable-objects/blob-lease-client.js';
-import { localMetrics } from '../stats.js';
+import { localMetrics } from './stats.js';
 
 /** Counts lease outcomes on the caller's side, as deltas (no extra RPC to a global object). */
 export function leaseObserver(kind: 'blob' | 'manifest'): (event: LeaseEvent) => void {

@@ -1,10 +1,8 @@
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env.js';
-import { localMetrics } from '../stats.js';
+import { localMetrics } from './stats.js';
 import { edgeFlusher, metricsSink } from './edge.js';
-
-/** Header the cache code sets on responses to say where the bytes came from (r2, upstream, peer). */
-export const SOURCE_HEADER = 'X-FastReg-Source';
+import { SOURCE_HEADER } from '../shared/http/headers.js';
 
 /** Counts every request by route, status and source, times it, and flushes deltas when one is due. */
 export function requestMetrics(): MiddlewareHandler<AppEnv> {

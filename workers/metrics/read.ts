@@ -1,5 +1,5 @@
 import type { EdgeMetricsSnapshot } from '../../durable-objects/edge-metrics.js';
-import { getConfig } from '../config.js';
+import { getConfig } from '../shared/edge-config.js';
 import { edgeFlusher, edgeMetricsStub, metricsSink } from './edge.js';
 import { listSidecars, type SidecarOnline } from './sidecars.js';
 

@@ -1,36 +1,8 @@
-import type { Labels } from './prometheus.js';
-import { DURATION_BOUNDS, type EdgeMetricName } from './catalog.js';
+import type { Labels } from '../shared/metrics-wire/prometheus.js';
+import type { CounterDelta, DeltaBatch, GaugeReading, HistogramDelta } from '../shared/metrics-wire/deltas.js';
+import { DURATION_BOUNDS, type EdgeMetricName } from '../shared/metrics-wire/catalog.js';
 
 // Isolate-local metric deltas, drained into the EdgeMetrics Durable Object in batches (flush.ts).
-// Plain data, so a batch crosses the RPC boundary as-is.
-
-export interface CounterDelta {
-  name: EdgeMetricName;
-  labels: Labels;
-  value: number;
-}
-
-export interface HistogramDelta {
-  name: EdgeMetricName;
-  labels: Labels;
-  /** Per-bucket counts for DURATION_BOUNDS plus +Inf (not cumulative). */
-  counts: number[];
-  sum: number;
-}
-
-export interface GaugeReading {
-  name: EdgeMetricName;
-  labels: Labels;
-  value: number;
-  /** When it was read, ms since epoch: the newest reading across isolates wins. */
-  at: number;
-}
-
-export interface DeltaBatch {
-  counters: CounterDelta[];
-  histograms: HistogramDelta[];
-  gauges: GaugeReading[];
-}
 
 export function seriesKey(name: string, labels: Labels): string {
   return `${name}${JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)))}`;

@@ -1,10 +1,10 @@
 import type { ServiceRegistry } from '../../durable-objects/service-registry.js';
-import type { EdgeConfig } from '../config.js';
+import type { EdgeConfig } from '../shared/edge-config.js';
 import { parseAddress, SiteMap } from '../sites/addresses.js';
 import { MAX_LIVE_SIDECARS } from '../sites/live-sidecars.js';
-import type { SidecarOnline } from './summary-types.js';
+import type { SidecarOnline } from '../shared/metrics-wire/summary-types.js';
 
-export type { SidecarOnline } from './summary-types.js';
+export type { SidecarOnline } from '../shared/metrics-wire/summary-types.js';
 
 /**
  * The sidecars the site redirect would use (ServiceRegistry.liveSidecars of SIDECAR_RESOURCE), with

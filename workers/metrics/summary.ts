@@ -1,10 +1,10 @@
 import type { EdgeMetricsSnapshot } from '../../durable-objects/edge-metrics.js';
 import { REGISTRY_ROUTES } from '../../durable-objects/edge-metrics.js';
-import type { EdgeStats, UpstreamStats } from '../stats.js';
+import type { EdgeStats, UpstreamStats } from './stats.js';
 import type { SidecarOnline } from './sidecars.js';
-import type { StatusSummary, UpstreamSummary } from './summary-types.js';
+import type { StatusSummary, UpstreamSummary } from '../shared/metrics-wire/summary-types.js';
 
-export type { StatusSummary, UpstreamSummary } from './summary-types.js';
+export type { StatusSummary, UpstreamSummary } from '../shared/metrics-wire/summary-types.js';
 
 // What /stats returns: the operator summary (also shown by the status page and `fastreg status`),
 // plus the older per-area counters, all summed across isolates by the EdgeMetrics object.
@@ -82,7 +82,7 @@ function upstreamSummaries(snapshot: EdgeMetricsSnapshot): UpstreamSummary[] {
   });
 }
 
-/** The /stats body: the summary plus the per-area counters in the shape of workers/stats.ts. */
+/** The /stats body: the summary plus the per-area counters in the shape of workers/metrics/stats.ts. */
 export function buildStatsBody(snapshot: EdgeMetricsSnapshot, summary: StatusSummary): StatsBody {
   const kind = (name: string, k: string) => sum(snapshot, name, { kind: k });
   const upstreams: StatsBody['upstreams'] = {};

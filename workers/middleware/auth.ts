@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env.js';
-import { OciError } from '../oci/index.js';
+import { OciError } from '../shared/oci/index.js';
 import { looksLikeCredential, verifyCredential } from '../sidecars/credential.js';
 import { sidecarKeys } from '../sidecars/keys.js';
 

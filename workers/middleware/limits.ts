@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { OciError } from '../oci/index.js';
+import { OciError } from '../shared/oci/index.js';
 
 export interface RequestLimitsOptions {
   maxUrlLength?: number;

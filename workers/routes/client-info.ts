@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import { requireToken } from '../middleware/auth.js';
-import { CLIENT_INFO_VERSION, type ClientInfo } from '../oci/client-info.js';
+import { CLIENT_INFO_VERSION, type ClientInfo } from '../shared/oci/client-info.js';
 import { SiteMap, isLoopback, parseAddress } from '../sites/addresses.js';
 import { sidecarsForClient } from '../sites/live-sidecars.js';
 

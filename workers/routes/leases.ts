@@ -2,18 +2,18 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
+import { MAX_HOLDER_NAME } from '../../durable-objects/constants.js';
 import {
   LEASE_BATCH_MAX_KEYS,
   LEASE_KEY_MAX_LENGTH,
   LEASE_METADATA_MAX_BYTES,
   LEASE_PROTOCOL_VERSION,
   LEASE_VALUE_MAX_LENGTH,
-  MAX_HOLDER_NAME,
-} from '../../durable-objects/constants.js';
+} from '../shared/leases/batch-api.js';
 import { LeaseShardClient } from '../../durable-objects/lease-shard-client.js';
 import type { AppEnv } from '../app-env.js';
 import { requireToken } from '../middleware/auth.js';
-import { OciError } from '../oci/index.js';
+import { OciError } from '../shared/oci/index.js';
 
 // Batch lease API for external workers (block dedupe): can-offload, register, match-prefix, stats.
 // Keys are sharded over a fixed set of LeaseShard objects. A request is validated as a whole before

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import { edgeExposition } from '../metrics/exposition.js';
-import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../shared/metrics-wire/prometheus.js';
 import { readEdgeMetrics } from '../metrics/read.js';
 import { requireToken } from '../middleware/auth.js';
 

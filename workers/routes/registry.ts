@@ -7,11 +7,11 @@ import { getManifest, manifestSource } from '../cache/manifest-cache.js';
 import { requireToken } from '../middleware/auth.js';
 import { sidecarRedirect } from '../sites/redirect.js';
 import { siteFillerRedirect } from '../sites/site-filler.js';
-import { type Digest, OciError, parseDigest, parseRegistryPath, type Reference, TAG_GRAMMAR } from '../oci/index.js';
+import { type Digest, OciError, parseDigest, parseRegistryPath, type Reference, TAG_GRAMMAR } from '../shared/oci/index.js';
 import { readSmallBody } from '../upstream/read-body.js';
 import { pullScope, selectUpstream, type SelectedUpstream } from '../upstream/select.js';
+import { API_VERSION_HEADERS, SOURCE_HEADER } from '../shared/http/headers.js';
 
-const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
 const MAX_TAG_LIST_BYTES = 4 * 1024 * 1024;
 
 type RegistryContext = Context<AppEnv>;
@@ -28,7 +28,7 @@ export function registryRoutes(): Hono<AppEnv> {
       throw new OciError('UNSUPPORTED', `${method} is not supported: FastReg is a read-only pull-through mirror`);
     }
     if (path.kind === 'base') {
-      return new Response(method === 'HEAD' ? null : '{}', { headers: { 'Content-Type': 'application/json', ...API_VERSION } });
+      return new Response(method === 'HEAD' ? null : '{}', { headers: { 'Content-Type': 'application/json', ...API_VERSION_HEADERS } });
     }
     const upstream = selectUpstream(c.get('config'), c.req.query('ns'), path.name);
     switch (path.kind) {
@@ -72,8 +72,8 @@ async function manifestResponse(c: RegistryContext, upstream: SelectedUpstream, 
     'Content-Type': entry.mediaType,
     'Content-Length': String(entry.body.byteLength),
     'Docker-Content-Digest': entry.digest,
-    'X-FastReg-Source': manifestSource(entry),
-    ...API_VERSION,
+    [SOURCE_HEADER]: manifestSource(entry),
+    ...API_VERSION_HEADERS,
   };
   return new Response(c.req.method === 'HEAD' ? null : entry.body, { headers });
 }
@@ -112,7 +112,7 @@ async function tagListResponse(c: RegistryContext, upstream: SelectedUpstream): 
     what: `tag list of ${upstream.repository}`,
   });
   const body = await readSmallBody(fetched, upstream.registry, MAX_TAG_LIST_BYTES, upstream.client.timeoutMs);
-  const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Content-Length': String(body.byteLength), ...API_VERSION };
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Content-Length': String(body.byteLength), ...API_VERSION_HEADERS };
   const link = fetched.response.headers.get('Link');
   if (link) headers.Link = link;
   return new Response(c.req.method === 'HEAD' ? null : body, { headers });

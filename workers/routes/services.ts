@@ -13,12 +13,13 @@ import {
   recordInputSchema,
   resourceInputSchema,
   type ResourceInfo,
-} from '../oci/service-records.js';
+} from '../shared/services/records.js';
 import type { AppEnv } from '../app-env.js';
 import type { TokenIdentity } from '../middleware/auth.js';
 import { identifyBearer } from '../middleware/auth.js';
-import { OciError } from '../oci/index.js';
+import { OciError } from '../shared/oci/index.js';
 import { isKnownResource, rememberResource, resourceIndex } from './known-resources.js';
+import { readBounded } from '../shared/http/read-bounded.js';
 
 // Service records API. One Durable Object per resource holds its records; the `_index` object lists
 // resources, and reads of a resource it does not list are answered without the resource's object.
@@ -219,25 +220,7 @@ async function readJson(c: Ctx): Promise<unknown> {
   if (declared > MAX_RECORD_BYTES) throw tooLarge();
   const body = c.req.raw.body;
   if (!body) throw new OciError('INVALID_REQUEST', 'a JSON request body is required');
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_RECORD_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readBounded(body, MAX_RECORD_BYTES, { tooLarge });
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes)) as unknown;
   } catch {

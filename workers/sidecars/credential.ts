@@ -1,4 +1,4 @@
-import { fromBase64Url, toBase64Url } from '../oci/sidecar-auth.js';
+import { fromBase64Url, toBase64Url } from '../shared/sidecars/auth.js';
 
 // A sidecar credential is stateless: `fsc1.<payload>.<mac>`, the payload {sub: peer ID, exp: unix
 // seconds} and an HMAC-SHA256 over it with the edge's credential key. Nothing is stored per sidecar,

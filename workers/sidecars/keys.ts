@@ -1,4 +1,4 @@
-import type { EdgeConfig } from '../config.js';
+import type { EdgeConfig } from '../shared/edge-config.js';
 
 // Every key of the sidecar role comes from one edge secret, SIDECAR_KEY, by HKDF with its own label:
 // the credential key never leaves the edge; the redirect key and the swarm key are handed to

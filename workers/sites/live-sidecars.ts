@@ -1,6 +1,6 @@
 import { withLocalDeadline } from '../../durable-objects/blob-lease-client.js';
 import type { ServiceRegistry } from '../../durable-objects/service-registry.js';
-import type { EdgeConfig } from '../config.js';
+import type { EdgeConfig } from '../shared/edge-config.js';
 import { isHostLocalEndpoint, parseAddress, SiteMap, type Address } from './addresses.js';
 import type { LiveSidecar } from './policy.js';
 

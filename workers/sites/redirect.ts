@@ -1,15 +1,12 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.js';
-import { SOURCE_HEADER } from '../metrics/middleware.js';
 import { isLoopback, parseAddress } from './addresses.js';
 import { sidecarsForClient } from './live-sidecars.js';
 import { rendezvous, spread } from './policy.js';
-import type { EdgeConfig } from '../config.js';
-import { signedPullQuery } from '../oci/sidecar-auth.js';
+import type { EdgeConfig } from '../shared/edge-config.js';
+import { signedPullQuery } from '../shared/sidecars/auth.js';
 import { sidecarKeys } from '../sidecars/keys.js';
-
-/** Sidecars fetch from the edge with this header; such a request is never redirected (loop guard). */
-export const PEER_HEADER = 'X-FastReg-Peer';
+import { API_VERSION_HEADERS, PEER_HEADER, SOURCE_HEADER } from '../shared/http/headers.js';
 
 /**
  * A `307` to a sidecar of the client's site for a blob GET, or undefined when the edge should serve
@@ -42,7 +39,7 @@ export async function sidecarRedirect(c: Context<AppEnv>, name: string, digest: 
   const location = `${base}/v2/${name}/blobs/${digest}${query.size > 0 ? `?${query.toString()}` : ''}`;
   return new Response(null, {
     status: 307,
-    headers: { Location: location, 'Cache-Control': 'no-store', [SOURCE_HEADER]: 'peer', 'Docker-Distribution-API-Version': 'registry/2.0' },
+    headers: { Location: location, 'Cache-Control': 'no-store', [SOURCE_HEADER]: 'peer', ...API_VERSION_HEADERS },
   });
 }
 

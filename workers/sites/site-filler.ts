@@ -1,12 +1,10 @@
 import type { Context } from 'hono';
 import { SiteFillClient } from '../../durable-objects/site-fill-client.js';
 import type { AppEnv } from '../app-env.js';
-import { SOURCE_HEADER } from '../metrics/middleware.js';
 import { identifyBearer } from '../middleware/auth.js';
-import { FILLER_ADDRS_HEADER, FILLER_FAILED_HEADER, FILLER_HEADER } from '../oci/site-fill.js';
+import { API_VERSION_HEADERS, FILLER_ADDRS_HEADER, FILLER_FAILED_HEADER, FILLER_HEADER, PEER_HEADER, SOURCE_HEADER } from '../shared/http/headers.js';
 import { parseAddress } from './addresses.js';
 import { sidecarsForClient, siteOfClient } from './live-sidecars.js';
-import { PEER_HEADER } from './redirect.js';
 
 /**
  * One filler per site (issue 11): a blob GET from a live sidecar of site S (X-FastReg-Peer plus the
@@ -46,7 +44,7 @@ export async function siteFillerRedirect(c: Context<AppEnv>, name: string, diges
     [FILLER_HEADER]: filler.id,
     'Cache-Control': 'no-store',
     [SOURCE_HEADER]: 'peer',
-    'Docker-Distribution-API-Version': 'registry/2.0',
+    ...API_VERSION_HEADERS,
   };
   const addrs = filler.multiaddrs.filter((addr) => !addr.includes(',')).slice(0, 8).join(',');
   if (addrs) headers[FILLER_ADDRS_HEADER] = addrs;

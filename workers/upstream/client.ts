@@ -1,5 +1,5 @@
-import { OciError, type OciErrorCode } from '../oci/index.js';
-import { recordUpstreamResponse, upstreamStats } from '../stats.js';
+import { OciError, type OciErrorCode } from '../shared/oci/index.js';
+import { recordUpstreamResponse, upstreamStats } from '../metrics/stats.js';
 import { parseChallenge, type AuthChallenge } from './challenge.js';
 import { basicAuthorization, hasPassword, type UpstreamCredentials } from './credentials.js';
 import { upstreamFetchError, upstreamStatusError, upstreamTimeout } from './errors.js';

@@ -1,4 +1,4 @@
-import { OciError, type OciErrorCode } from '../oci/index.js';
+import { OciError, type OciErrorCode } from '../shared/oci/index.js';
 
 /** Maps a final (non-2xx) upstream response to the OciError the client sees. */
 export function upstreamStatusError(registry: string, res: Response, notFound: OciErrorCode, what: string): OciError {

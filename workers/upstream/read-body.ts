@@ -1,7 +1,8 @@
-import { OciError } from '../oci/index.js';
+import { OciError } from '../shared/oci/index.js';
 import type { UpstreamResponse } from './client.js';
 import { upstreamTimeout } from './errors.js';
-import { IdleWatchdog } from './idle-watchdog.js';
+import { BodyStallWatchdog } from './body-stall-watchdog.js';
+import { readBounded } from '../shared/http/read-bounded.js';
 
 /** Reads a small upstream body (manifests, tag lists) with a size cap and a stall timeout. */
 export async function readSmallBody(upstream: UpstreamResponse, registry: string, maxBytes: number, idleTimeoutMs: number): Promise<Uint8Array> {
@@ -12,22 +13,12 @@ export async function readSmallBody(upstream: UpstreamResponse, registry: string
     throw new OciError('UPSTREAM_FAILED', `upstream ${registry} sent a body over ${maxBytes} bytes`);
   }
   if (!response.body) return new Uint8Array(0);
-  const watchdog = new IdleWatchdog(idleTimeoutMs, () => upstream.abort(upstreamTimeout(registry, 'body')));
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  const watchdog = new BodyStallWatchdog(idleTimeoutMs, () => upstream.abort(upstreamTimeout(registry, 'body')));
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      watchdog.touch();
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel();
-        throw new OciError('UPSTREAM_FAILED', `upstream ${registry} sent a body over ${maxBytes} bytes`);
-      }
-      chunks.push(value);
-    }
+    return await readBounded(response.body, maxBytes, {
+      tooLarge: () => new OciError('UPSTREAM_FAILED', `upstream ${registry} sent a body over ${maxBytes} bytes`),
+      onChunk: () => watchdog.touch(),
+    });
   } catch (err) {
     if (err instanceof OciError) throw err;
     if (upstream.signal.aborted && upstream.signal.reason instanceof OciError) throw upstream.signal.reason;
@@ -35,11 +26,4 @@ export async function readSmallBody(upstream: UpstreamResponse, registry: string
   } finally {
     watchdog.stop();
   }
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
 }

@@ -1,5 +1,5 @@
-import type { EdgeConfig } from '../config.js';
-import { DOCKER_HUB_REGISTRIES, OciError, parseRegistryNs, withDockerHubLibrary } from '../oci/index.js';
+import type { EdgeConfig } from '../shared/edge-config.js';
+import { DOCKER_HUB_REGISTRIES, OciError, parseRegistryNs, withDockerHubLibrary } from '../shared/oci/index.js';
 import { UpstreamClient, type Fetcher } from './client.js';
 
 

@@ -2,7 +2,7 @@
  * Fires `onIdle` once when `touch()` has not been called for `timeoutMs`. Used to turn a stalled
  * upstream body into an error instead of a hang (the header timeout no longer applies then).
  */
-export class IdleWatchdog {
+export class BodyStallWatchdog {
   private last = Date.now();
   private readonly timer: ReturnType<typeof setInterval>;
   private stopped = false;

@@ -1,6 +1,6 @@
 import type { EdgeClient } from './edge-client.js';
 
-import type { RecordInput, ServiceEvent, ServiceInfo, ServiceRecord } from '../workers/oci/service-records.js';
+import type { RecordInput, ServiceEvent, ServiceInfo, ServiceRecord } from '../../workers/shared/services/records.js';
 
 // Typed calls to the edge's /services API (service records). The sidecar uses it to register itself and
 // heartbeat; the CLI uses it for `fastreg services …`. The wire types are the edge's own schema.

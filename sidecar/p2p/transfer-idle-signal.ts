@@ -1,13 +1,10 @@
-/** A transfer that moved no bytes for too long: the peer stalled (or stopped reading). */
-export class PeerStalledError extends Error {
-  override name = 'PeerStalledError';
-}
+import { PeerStalledError } from '../errors.js';
 
 /**
  * Aborts its signal when `touch()` has not been called for `idleMs`. One timer per transfer,
  * refreshed per chunk, instead of a timeout signal per read.
  */
-export class IdleWatchdog {
+export class TransferIdleSignal {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
 

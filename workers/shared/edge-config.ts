@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RESOURCE_NAME } from './oci/service-records.js';
+import { RESOURCE_NAME } from './services/records.js';
 import ipaddr from 'ipaddr.js';
 
 // The one reader of edge configuration: wrangler.toml [vars] plus secrets, validated once per isolate.

@@ -1,7 +1,7 @@
 // Builds what the npm package ships: the `fastreg` CLI as one ES module (default dist/fastreg.mjs),
 // the `fastreg/lease-client` library (dist/lease-client.mjs) and its type declarations
 // (dist/types/), all with every dependency bundled, so an installed package needs no node_modules.
-// Run with `npx tsx sidecar/build.ts [cli-outfile]` (npm run build; npm install and npm pack run it).
+// Run with `npx tsx scripts/build-sidecar.ts [cli-outfile]` (npm run build; npm install and npm pack run it).
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';

@@ -1,3 +1,5 @@
+import { API_VERSION, API_VERSION_HEADER } from '../http/headers.js';
+
 // The one error type of FastReg. Thrown anywhere; turned into a response in one place
 // (`ociErrorResponse`, used by the edge's and the sidecar's onError).
 
@@ -81,7 +83,7 @@ export function ociErrorResponse(err: unknown, method = 'GET'): Response {
   const error = toOciError(err);
   const headers = new Headers(error.headers);
   headers.set('Content-Type', 'application/json; charset=utf-8');
-  headers.set('Docker-Distribution-API-Version', 'registry/2.0');
+  headers.set(API_VERSION_HEADER, API_VERSION);
   if (method === 'HEAD') return new Response(null, { status: error.status, headers });
   return new Response(JSON.stringify(error.toBody()), { status: error.status, headers });
 }

@@ -1,4 +1,4 @@
-import { MetricRecorder } from './metrics/recorder.js';
+import { MetricRecorder } from './recorder.js';
 
 // In-isolate counters for the pull path. Counts here are per isolate, not global across the edge:
 // drainStatsInto() turns what changed since the last drain into deltas, which flush.ts merges into

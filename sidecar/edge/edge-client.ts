@@ -1,4 +1,5 @@
-import type { OciErrorBody } from '../workers/oci/index.js';
+import type { OciErrorBody } from '../../workers/shared/oci/index.js';
+import { EdgeHttpError, EdgeUnreachableError } from '../errors.js';
 
 // A small HTTP client for the edge's JSON and SSE endpoints, shared by the CLI and the sidecar.
 // It adds the bearer token, a per-request deadline, and turns OCI error bodies into EdgeHttpError.
@@ -23,23 +24,6 @@ export interface SseMessage {
   event: string;
   data: string;
   id?: string;
-}
-
-/** The edge answered with an error status; `code` and `message` come from its OCI error body when it had one. */
-export class EdgeHttpError extends Error {
-  override name = 'EdgeHttpError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The edge could not be reached at all (refused, DNS, timeout). */
-export class EdgeUnreachableError extends Error {
-  override name = 'EdgeUnreachableError';
 }
 
 export class EdgeClient {

@@ -74,12 +74,13 @@ export async function signedPullQuery(key: Uint8Array, claims: Omit<PullClaims, 
   return query;
 }
 
-function pullMessage(claims: PullClaims): Uint8Array {
-  return new TextEncoder().encode(`fastreg-pull/1\n${claims.digest}\n${claims.ns ?? ''}\n${claims.name}\n${claims.expires}`);
+function pullMessage(claims: PullClaims): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(new TextEncoder().encode(`fastreg-pull/1\n${claims.digest}\n${claims.ns ?? ''}\n${claims.name}\n${claims.expires}`));
 }
 
 function hmacKey(key: Uint8Array) {
-  return crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+  // A copy: the Web Crypto API takes bytes over an ArrayBuffer, not a possibly shared one.
+  return crypto.subtle.importKey('raw', new Uint8Array(key), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
 }
 
 export function toBase64Url(bytes: Uint8Array): string {
@@ -89,7 +90,7 @@ export function toBase64Url(bytes: Uint8Array): string {
 }
 
 /** Decodes base64url; undefined for anything else. */
-export function fromBase64Url(text: string): Uint8Array | undefined {
+export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
   const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
   return Uint8Array.from(binary, (char) => char.charCodeAt(0));
