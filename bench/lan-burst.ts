@@ -11,7 +11,7 @@ import { removeDir, startSidecar, stopAll, waitFor, type SidecarProcess } from '
 import { busyTimeline, cpuShares, cpuSnapshot, ticksOf, TICKS_PER_SECOND, type BusySample, type CpuShares } from './lan-burst-cpu.js';
 import { median } from './median.js';
 
-// The LAN burst (DESIGN §6): N simulated hosts on 127.0.0.3…, each with a sidecar and one client,
+// The LAN burst: N simulated hosts on 127.0.0.3…, each with a sidecar and one client,
 // all needing the same uncached blob at once. Every configuration is cold: a fresh upstream registry
 // holding the blob, a fresh edge state dir, fresh sidecar stores. SITES puts all of 127.0.0.0/8 in
 // one site, so the redirect policy decides which sidecar each client is sent to.

@@ -26,13 +26,10 @@ describe('README code layout', () => {
 });
 
 describe('comments', () => {
-  // bench/lan-burst.ts is being reworked on another branch, which drops its citation; until then it is the one exception.
-  const PENDING = new Set(['bench/lan-burst.ts']);
-
   it('cite nothing outside the repository (no design document sections)', () => {
     const files = execFileSync('git', ['ls-files', '*.ts', '*.js', '*.cjs', '*.mjs', '*.md'], { cwd: REPO_ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
     expect(files.length).toBeGreaterThan(100);
-    const citing = files.filter((file) => !PENDING.has(file) && /DESIGN(\.md)? ?§/.test(readFileSync(path.join(REPO_ROOT, file), 'utf8')));
+    const citing = files.filter((file) => /DESIGN(\.md)? ?§/.test(readFileSync(path.join(REPO_ROOT, file), 'utf8')));
     expect(citing).toEqual([]);
   });
 });
