@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Miniflare as MiniflareType } from 'miniflare';
@@ -156,7 +157,9 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
     d1Persist: path.join(stateDir, 'd1'),
     log: options.logs === false ? new Log(LogLevel.NONE) : new Log(LogLevel.INFO),
     logRequests: false,
-    ...(options.logs === false ? { handleRuntimeStdio: () => {} } : {}),
+    // Quiet still drains workerd's output: an unread pipe fills up and blocks the runtime on its next
+    // console.log (every request hung after about 420 logged 404s).
+    ...(options.logs === false ? { handleRuntimeStdio: (stdout: Readable, stderr: Readable) => void (stdout.resume(), stderr.resume()) } : {}),
   } as ConstructorParameters<typeof Miniflare>[0]);
   const workerdUrl = new URL(await mf.ready);
   const pids = workerdChildren().filter((pid) => !before.has(pid));
