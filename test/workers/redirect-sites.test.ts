@@ -2,6 +2,8 @@ import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject,
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../workers/app.js';
 import { parseConfig } from '../../workers/shared/edge-config.js';
+import { callEdge as call } from './edge-call.js';
+import { freshResource } from './services-fixtures.js';
 import { addBlob, sha256, uniqueName, upstreamLog } from './registry-helpers.js';
 
 // LAN-first delivery (README): a blob GET from a client whose site has live sidecars gets a 307 to
@@ -10,31 +12,8 @@ import { addBlob, sha256, uniqueName, upstreamLog } from './registry-helpers.js'
 
 const ADMIN = 'test-token-0123456789abcdef';
 const app = createApp();
-let counter = 0;
 
 type Vars = Record<string, string>;
-
-/** A resource of its own per test (SIDECAR_RESOURCE), so tests never see each other's sidecars. */
-function freshResource(): string {
-  return `sc-${Date.now().toString(36)}-${(counter++).toString(36)}`;
-}
-
-async function call(path: string, options: { method?: string; ip?: string; headers?: Record<string, string>; body?: unknown; vars?: Vars } = {}): Promise<Response> {
-  const headers = new Headers(options.headers);
-  if (options.ip) headers.set('CF-Connecting-IP', options.ip);
-  if (options.body !== undefined) headers.set('Content-Type', 'application/json');
-  const request = new Request(`http://edge${path}`, {
-    method: options.method ?? 'GET',
-    headers,
-    redirect: 'manual',
-    ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
-  });
-  const ctx = createExecutionContext();
-  // A fresh env object is a fresh parsed config, hence a fresh sidecar table: no cache between calls.
-  const response = await app.fetch(request, { ...env, SIDECAR_TABLE_TTL_MS: '0', ...options.vars } as Env, ctx);
-  await waitOnExecutionContext(ctx);
-  return response;
-}
 
 async function register(resource: string, id: string, ip: string, endpoint: string, ttlSeconds = 60): Promise<void> {
   const res = await call(`/services/${resource}/records/${id}`, {
@@ -63,7 +42,7 @@ function fakeDigest(i: number): string {
 
 describe('site redirect', () => {
   it('sends a client of a site with a live sidecar to it (307, Location keeps ?ns=), and serves other clients itself', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource };
     await register(resource, 'peerA1234567890abcdef', '10.0.0.7', 'http://192.168.1.10:5050/');
     const text = `site redirect ${crypto.randomUUID()}`;
@@ -84,7 +63,7 @@ describe('site redirect', () => {
   });
 
   it('never redirects a request that carries X-FastReg-Peer (loop guard), nor a HEAD', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource };
     await register(resource, 'peerB1234567890abcdef', '10.0.1.7', 'http://10.0.1.7:5050');
     const text = `peer guard ${crypto.randomUUID()}`;
@@ -100,7 +79,7 @@ describe('site redirect', () => {
   });
 
   it('serves the blob itself once the sidecar expired (TTL, then the alarm collects it)', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource };
     const id = 'peerC1234567890abcdef';
     await register(resource, id, '10.0.2.7', 'http://10.0.2.7:5050');
@@ -119,7 +98,7 @@ describe('site redirect', () => {
   });
 
   it('a sidecar registered with a short TTL and no heartbeat stops getting clients when it lapses', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource };
     await register(resource, 'peerD1234567890abcdef', '10.0.3.7', 'http://10.0.3.7:5050', 1);
     const text = `lapsed ${crypto.randomUUID()}`;
@@ -131,7 +110,7 @@ describe('site redirect', () => {
   });
 
   it("a heartbeat from a new address moves the sidecar to that address's site", async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource };
     await register(resource, 'peerM1234567890abcdef', '10.0.12.7', 'http://10.0.12.7:5050');
     const text = `moved ${crypto.randomUUID()}`;
@@ -148,7 +127,7 @@ describe('site redirect', () => {
   });
 
   it('never hands a sidecar on its default loopback bridge to a client on another host', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource };
     await register(resource, 'peerH1234567890abcdef', '10.0.10.7', 'http://127.0.0.1:5050');
     await register(resource, 'peerI1234567890abcdef', '10.0.10.7', 'http://localhost:5050');
@@ -163,7 +142,7 @@ describe('site redirect', () => {
   });
 
   it('redirects a blob of any configured registry (?ns=) with ns in the Location; an unknown or malformed ns is a 4xx, not a redirect', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource };
     await register(resource, 'peerN1234567890abcdef', '10.0.11.7', 'http://10.0.11.7:5050');
     const { digest } = await addBlob({ text: `ghcr ${crypto.randomUUID()}` });
@@ -179,7 +158,7 @@ describe('site redirect', () => {
   });
 
   it('ServiceRegistry.liveSidecars returns only unexpired records with an endpoint and an observed address, slimmed', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     await register(resource, 'peerK1234567890abcdef', '10.0.12.7', 'http://10.0.12.7:5050');
     const noEndpoint = await call(`/services/${resource}/records/peerM1234567890abcdef`, {
       method: 'PUT',
@@ -200,7 +179,7 @@ describe('site redirect', () => {
   });
 
   it('CIDR sites: clients anywhere in the site go to a sidecar registered from inside it', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource, SITES: JSON.stringify({ office: ['10.1.0.0/16', 'fd00:1::/32'], lab: ['10.2.0.0/16'] }) };
     await register(resource, 'peerE1234567890abcdef', '10.1.2.3', 'http://10.1.2.3:5050');
     const digest = fakeDigest(1);
@@ -218,7 +197,7 @@ describe('site redirect', () => {
   });
 
   it('rendezvous: one sidecar per digest, stable, and different digests spread over the site', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource, REDIRECT_POLICY: 'rendezvous', SITES: JSON.stringify({ rack: ['10.4.0.0/24'] }) };
     const endpoints = ['http://10.4.0.11:5050', 'http://10.4.0.12:5050', 'http://10.4.0.13:5050'];
     for (const [i, endpoint] of endpoints.entries()) await register(resource, `peerR${i}234567890abcdef`, `10.4.0.1${i + 1}`, endpoint);
@@ -247,7 +226,7 @@ describe('site redirect', () => {
   });
 
   it('spread: one digest goes to every sidecar of the site in turn', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource, REDIRECT_POLICY: 'spread', SITES: JSON.stringify({ rack: ['10.5.0.0/24'] }) };
     const endpoints = ['http://10.5.0.11:5050', 'http://10.5.0.12:5050', 'http://10.5.0.13:5050'];
     for (const [i, endpoint] of endpoints.entries()) await register(resource, `peerS${i}234567890abcdef`, `10.5.0.1${i + 1}`, endpoint);
@@ -262,7 +241,7 @@ describe('site redirect', () => {
   });
 
   it('local: a client of a site with sidecars goes to its own host at LOCAL_SIDECAR_PORT', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource, REDIRECT_POLICY: 'local', LOCAL_SIDECAR_PORT: '7311', SITES: JSON.stringify({ farm: ['10.6.0.0/16'] }) };
     // Every host's sidecar is on its loopback bridge, which is all local mode needs.
     await register(resource, 'peerL1234567890abcdef', '10.6.0.2', 'http://127.0.0.1:7311');
@@ -277,7 +256,7 @@ describe('site redirect', () => {
   });
 
   it('off: every blob is served by the edge', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource, REDIRECT_POLICY: 'off' };
     await register(resource, 'peerO1234567890abcdef', '10.8.0.7', 'http://10.8.0.7:5050');
     const text = `off ${crypto.randomUUID()}`;
@@ -288,7 +267,7 @@ describe('site redirect', () => {
   });
 
   it('refuses records an owner token puts into the sidecar resource: only admin- and sidecar-written records get clients', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const vars = { SIDECAR_RESOURCE: resource, OWNER_TOKENS: JSON.stringify({ mallory: 'mallory-token-0123456789' }) };
     const put = await call(`/services/${resource}/records/peerM1234567890abcdef`, {
       method: 'PUT',
@@ -312,7 +291,7 @@ describe('site redirect', () => {
   });
 
   it('caches the site table per isolate: a sidecar registered after a lookup is seen once the TTL passed', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sc');
     const cachedEnv = { ...env, SIDECAR_RESOURCE: resource, SIDECAR_TABLE_TTL_MS: '600' } as Env;
     const digest = fakeDigest(9);
     const name = uniqueName('ttl');

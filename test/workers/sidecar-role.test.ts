@@ -1,11 +1,12 @@
-import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { base58btc } from 'multiformats/bases/base58';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../workers/app.js';
 import { enrollMessage, PULL_EXPIRES_PARAM, PULL_SIGNATURE_PARAM, toBase64Url, verifyPull, fromBase64Url, type EnrollResponse } from '../../workers/shared/sidecars/auth.js';
 import { parseConfig } from '../../workers/shared/edge-config.js';
 import { verifyCredential } from '../../workers/sidecars/credential.js';
 import { sidecarKeys } from '../../workers/sidecars/keys.js';
+import { callEdge as call } from './edge-call.js';
+import { freshResource } from './services-fixtures.js';
 import { addBlob, uniqueName } from './registry-helpers.js';
 
 // The sidecar role (issue 12): a sidecar enrolls with the fleet's enrollment token and a signature by
@@ -14,29 +15,6 @@ import { addBlob, uniqueName } from './registry-helpers.js';
 
 const ADMIN = 'test-token-0123456789abcdef';
 const ENROLL = 'test-enroll-token-0123456789abcdef';
-const app = createApp();
-let counter = 0;
-
-function freshResource(): string {
-  return `sr-${Date.now().toString(36)}-${(counter++).toString(36)}`;
-}
-
-async function call(path: string, options: { method?: string; ip?: string; token?: string; body?: unknown; vars?: Record<string, string> } = {}): Promise<Response> {
-  const headers = new Headers();
-  if (options.ip) headers.set('CF-Connecting-IP', options.ip);
-  if (options.token) headers.set('Authorization', `Bearer ${options.token}`);
-  if (options.body !== undefined) headers.set('Content-Type', 'application/json');
-  const request = new Request(`http://edge${path}`, {
-    method: options.method ?? 'GET',
-    headers,
-    redirect: 'manual',
-    ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
-  });
-  const ctx = createExecutionContext();
-  const response = await app.fetch(request, { ...env, SIDECAR_TABLE_TTL_MS: '0', ...options.vars } as Env, ctx);
-  await waitOnExecutionContext(ctx);
-  return response;
-}
 
 interface Peer {
   peerId: string;
@@ -112,7 +90,7 @@ describe('sidecar enrollment', () => {
 
 describe('what a sidecar credential may do', () => {
   it('register, heartbeat and delete its own record in SIDECAR_RESOURCE', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sr');
     const vars = { SIDECAR_RESOURCE: resource };
     const peer = await newPeer();
     const { credential } = await credentialOf(peer, vars);
@@ -124,7 +102,7 @@ describe('what a sidecar credential may do', () => {
   });
 
   it("gets 403 on another sidecar's record (which the admin token, the attack before, could overwrite)", async () => {
-    const resource = freshResource();
+    const resource = freshResource('sr');
     const vars = { SIDECAR_RESOURCE: resource };
     const victim = await newPeer();
     const attacker = await newPeer();
@@ -182,7 +160,7 @@ describe('what a sidecar credential may do', () => {
 
 describe('redirect targets', () => {
   it('are records of the sidecar role and of the admin, not of owner tokens', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sr');
     const vars = { SIDECAR_RESOURCE: resource, OWNER_TOKENS: JSON.stringify({ team: 'team-token-0123456789abcdef' }) };
     const peer = await newPeer();
     const { credential } = await credentialOf(peer, vars);
@@ -203,7 +181,7 @@ describe('redirect targets', () => {
   });
 
   it('with PULL_ACCESS=token get a signature of (digest, ns, repository, expiry) that the redirect key verifies', async () => {
-    const resource = freshResource();
+    const resource = freshResource('sr');
     const vars = { SIDECAR_RESOURCE: resource, PULL_ACCESS: 'token' };
     const peer = await newPeer();
     const answer = await credentialOf(peer, vars);
