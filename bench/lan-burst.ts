@@ -5,7 +5,7 @@ import { buildCliBundle } from '../scripts/build-sidecar.js';
 import { DEFAULTS } from '../sidecar/config.js';
 import { parsePrometheus, sumSamples } from '../workers/shared/metrics-wire/parse.js';
 import { getFrom, hostForwarder, loopbackHosts, pullBlobFrom, type HostForwarder, type HostResponse } from '../test/helpers/lan-hosts.js';
-import { freePort, makeTempDir, sleep } from '../test/helpers/processes.js';
+import { makeTempDir, sharedFreePort, sleep } from '../test/helpers/processes.js';
 import { startRegistry, type RunningRegistry } from '../test/helpers/registry.js';
 import { removeDir, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
 import { busyTimeline, cpuShares, cpuSnapshot, ticksOf, TICKS_PER_SECOND, type BusySample, type CpuShares } from './lan-burst-cpu.js';
@@ -169,7 +169,7 @@ async function burst(env: BurstEnv, variant: LanVariant, hosts: number): Promise
     if (variant === 'direct') base = upstream.url;
     else if (variant === 'pull-through') base = (cache = await startRegistry({ dir: path.join(dir, 'pull-through'), proxyRemote: upstream.url })).url;
     else {
-      const port = await freePort();
+      const port = await sharedFreePort(hostList);
       edge = await startEdge({
         stateDir: path.join(dir, 'edge'),
         wranglerHome: path.join(env.work, 'wrangler'),

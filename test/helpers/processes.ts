@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -106,6 +106,34 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A port free on every one of `hosts`, from below the kernel's ephemeral range (32768 up on Linux),
+ * so no outgoing connection takes it between this check and the caller's bind: a port picked with
+ * port 0 on one address was seen taken on another before the process meant for it bound it.
+ */
+export async function sharedFreePort(hosts: string[], attempts = 50): Promise<number> {
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const bound: Server[] = [];
+    try {
+      for (const host of hosts) {
+        const server = createServer();
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(port, host, () => resolve());
+        });
+        bound.push(server);
+      }
+      return port;
+    } catch {
+      // taken on one of the hosts: try another
+    } finally {
+      await Promise.all(bound.map((server) => new Promise((resolve) => server.close(resolve))));
+    }
+  }
+  throw new Error(`no port free on all of ${hosts.join(', ')} after ${attempts} tries`);
 }
 
 /** Polls until `check` resolves true; throws with `describe()` after the deadline. */

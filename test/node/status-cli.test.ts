@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../scripts/edge-launcher.js';
 import { parsePrometheus, sumSamples } from '../../workers/shared/metrics-wire/parse.js';
 import type { StatusSummary } from '../../workers/shared/metrics-wire/summary-types.js';
 import { startTestEdge, type TestEdge } from '../helpers/edge.js';
+import { freePort } from '../helpers/processes.js';
 import { FakeUpstream } from '../helpers/fake-upstream.js';
 import { hashGet, makeTempDir, putBlobFile, makeBlobFile, startSidecar, stopAll, TEST_TOKEN, type SidecarProcess } from '../helpers/sidecar-cluster.js';
 
@@ -54,14 +54,6 @@ function status(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult>
       resolve({ code, stdout, stderr });
     });
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('fastreg status', () => {
