@@ -15,7 +15,7 @@ import { createMetrics } from './metrics.js';
 import { BLOB_PROTOCOL } from './node/constants.js';
 import { createSidecarNode, type SidecarLibp2p } from './node/create-node.js';
 import { loadOrCreateIdentity } from './node/identity.js';
-import { readSwarmKey } from './node/psk.js';
+import { readSwarmKey } from './node/swarm-key.js';
 import { DhtRouter } from './node/routing.js';
 import { ServiceDiscovery } from './node/service-discovery.js';
 import { blobStreamHandler } from './p2p/blob-server.js';
@@ -55,11 +55,11 @@ export class Sidecar {
     const session =
       config.edge && config.enrollToken ? await EdgeSession.open({ edgeUrl: config.edge, enrollToken: config.enrollToken, privateKey, signal, log }) : undefined;
     // An explicit --open-swarm wins over the edge's key: the operator asked for it, and is warned.
-    const psk = config.pskFile ? await readSwarmKey(config.pskFile) : config.swarm === 'edge' ? session?.current.swarmKey : undefined;
-    if (!psk) log('WARNING: open swarm (--open-swarm): any libp2p peer that can reach this node may connect, announce blobs and write DHT records');
+    const swarmKey = config.pskFile ? await readSwarmKey(config.pskFile) : config.swarm === 'edge' ? session?.current.swarmKey : undefined;
+    if (!swarmKey) log('WARNING: open swarm (--open-swarm): any libp2p peer that can reach this node may connect, announce blobs and write DHT records');
     const metrics = createMetrics();
     const store = await FsBlobStore.open({ dir: config.storageDir, capacity: config.capacity });
-    const node = await createSidecarNode({ privateKey, listen: config.listen, psk, mdns: config.mdns });
+    const node = await createSidecarNode({ privateKey, listen: config.listen, swarmKey, mdns: config.mdns });
     const router = new DhtRouter(node);
     const peerId = node.peerId.toString();
     const resolver = new BlobResolver({

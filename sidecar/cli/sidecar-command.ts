@@ -41,7 +41,7 @@ export function sidecarCommand(hooks?: SidecarHooks): Command {
     )
     .action(async (options: Record<string, unknown>) => {
       if (typeof options.newPsk === 'string') {
-        const { writeNewSwarmKey } = await import('../node/psk.js');
+        const { writeNewSwarmKey } = await import('../node/swarm-key.js');
         await writeNewSwarmKey(options.newPsk).catch((err: Error) => {
           throw new CliError(`cannot write swarm key: ${err.message}`);
         });

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ENROLL_PATH, enrollMessage, fromBase64Url, toBase64Url, type EnrollResponse } from '../../workers/shared/sidecars/auth.js';
 import { EdgeClient } from './edge-client.js';
 import { EdgeHttpError } from '../errors.js';
+import { parseSwarmKey, type SwarmKey } from '../node/swarm-key.js';
 
 export interface Enrollment {
   credential: string;
@@ -15,7 +16,7 @@ export interface Enrollment {
   resource: string;
   pullAccess: 'public' | 'token';
   redirectKey: Uint8Array;
-  swarmKey: Uint8Array;
+  swarmKey: SwarmKey;
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -33,8 +34,14 @@ export async function enroll(options: { edgeUrl: string; enrollToken: string; pr
     ...(options.signal && { signal: options.signal }),
   });
   const redirectKey = fromBase64Url(answer.redirectKey ?? '');
-  if (!answer.credential || !redirectKey || !answer.swarmKey?.startsWith('/key/swarm/psk/1.0.0/')) {
+  if (!answer.credential || !redirectKey || !answer.swarmKey) {
     throw new EdgeHttpError(502, 'INVALID_RESPONSE', 'the edge answered the enrollment without a credential, redirect key or swarm key');
+  }
+  let swarmKey: SwarmKey;
+  try {
+    swarmKey = parseSwarmKey(answer.swarmKey);
+  } catch (err) {
+    throw new EdgeHttpError(502, 'INVALID_RESPONSE', `the edge's swarm key is unusable: ${(err as Error).message}`);
   }
   return {
     credential: answer.credential,
@@ -42,7 +49,7 @@ export async function enroll(options: { edgeUrl: string; enrollToken: string; pr
     resource: answer.resource,
     pullAccess: answer.pullAccess,
     redirectKey,
-    swarmKey: new TextEncoder().encode(answer.swarmKey),
+    swarmKey,
   };
 }
 

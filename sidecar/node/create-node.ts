@@ -6,11 +6,11 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface';
 import { kadDHT, passthroughMapper, type KadDHT, type SelectFn, type ValidateFn } from '@libp2p/kad-dht';
 import { mdns } from '@libp2p/mdns';
 import { ping, type Ping } from '@libp2p/ping';
-import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { MAX_STREAM_WINDOW, PROTOCOL_PREFIX } from './constants.js';
 import { selectKvRecord, validateKvRecord } from './kv-record.js';
+import { swarmPrologue, type SwarmKey } from './swarm-key.js';
 
 export type SidecarServices = { dht: KadDHT; ping: Ping; identify: unknown };
 export type SidecarLibp2p = Libp2p<SidecarServices>;
@@ -18,7 +18,8 @@ export type SidecarLibp2p = Libp2p<SidecarServices>;
 export interface NodeOptions {
   privateKey: PrivateKey;
   listen: string[];
-  psk?: Uint8Array;
+  /** The private swarm's key; without one, any peer may connect. */
+  swarmKey?: SwarmKey;
   mdns?: boolean;
   /** How long provider records stay valid; tests shorten it. */
   providerValidityMs?: number;
@@ -30,9 +31,8 @@ export async function createSidecarNode(options: NodeOptions): Promise<SidecarLi
     privateKey: options.privateKey,
     addresses: { listen: options.listen },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise(options.swarmKey ? { prologueBytes: swarmPrologue(options.swarmKey) } : {})],
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW } })],
-    ...(options.psk ? { connectionProtector: preSharedKey({ psk: options.psk }) } : {}),
     peerDiscovery: options.mdns ? [mdns({ serviceTag: 'fastreg.local' })] : [],
     connectionManager: {
       // Nodes that start together all dial each other at once; the default (5/s per IP) starves them.

@@ -6,13 +6,13 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Stream } from '@libp2p/interface';
 import type { KadDHT } from '@libp2p/kad-dht';
-import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { BLOB_PROTOCOL } from '../../sidecar/node/constants.js';
 import { dhtKey } from '../../sidecar/node/kv-record.js';
 import { DhtRouter } from '../../sidecar/node/routing.js';
 import { sidecarServices, type SidecarLibp2p } from '../../sidecar/node/create-node.js';
+import { swarmPrologue, type SwarmKey } from '../../sidecar/node/swarm-key.js';
 import { StreamReader, writeChunk } from '../../sidecar/p2p/stream-io.js';
 import { BlobRequest, encodeFrame, readFrame } from '../../sidecar/p2p/wire.js';
 import { parseDigest } from '../../workers/shared/oci/index.js';
@@ -33,13 +33,12 @@ export interface RoguePeer {
   stop(): Promise<void>;
 }
 
-export async function startRoguePeer(options: { psk?: Uint8Array } = {}): Promise<RoguePeer> {
+export async function startRoguePeer(options: { swarmKey?: SwarmKey } = {}): Promise<RoguePeer> {
   const node = await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise(options.swarmKey ? { prologueBytes: swarmPrologue(options.swarmKey) } : {})],
     streamMuxers: [yamux()],
-    ...(options.psk ? { connectionProtector: preSharedKey({ psk: options.psk }) } : {}),
     // A rogue keeps every record it is sent.
     services: sidecarServices({ validate: async () => undefined, select: () => 0 }),
   });

@@ -1,4 +1,5 @@
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import { randomBytes } from 'node:crypto';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSidecarNode, type SidecarLibp2p } from '../../sidecar/node/create-node.js';
@@ -15,8 +16,8 @@ let privateSidecar: SidecarProcess;
 let openSidecar: SidecarProcess;
 const outsiders: SidecarLibp2p[] = [];
 
-async function outsider(psk?: Uint8Array): Promise<SidecarLibp2p> {
-  const node = await createSidecarNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], ...(psk && { psk }) });
+async function outsider(swarmKey?: Uint8Array): Promise<SidecarLibp2p> {
+  const node = await createSidecarNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], ...(swarmKey && { swarmKey }) });
   outsiders.push(node);
   return node;
 }
@@ -57,6 +58,9 @@ describe('private swarm by default', () => {
     const stranger = await outsider();
     expect(await dials(stranger, privateSidecar.addr)).toBe(false);
     expect(stranger.getConnections().length).toBe(0);
+    // Nor can a peer of another private swarm: its key makes another handshake.
+    const otherSwarm = await outsider(new Uint8Array(randomBytes(32)));
+    expect(await dials(otherSwarm, privateSidecar.addr)).toBe(false);
     // A peer holding the edge's swarm key (as every enrolled sidecar does) gets in.
     const member = await outsider((await enrollThrowaway(edge.url)).swarmKey);
     expect(await dials(member, privateSidecar.addr)).toBe(true);

@@ -5,7 +5,7 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeNewSwarmKey } from '../../sidecar/node/psk.js';
+import { writeNewSwarmKey } from '../../sidecar/node/swarm-key.js';
 import { getFrom } from '../helpers/lan-hosts.js';
 import {
   TEST_TOKEN,
