@@ -9,6 +9,7 @@ import { allocate, Resource, type SharedFlow } from '../../bench/fleet/sharing.j
 import { DEFAULT_CALIBRATION } from '../../bench/fleet/calibration.js';
 import { testbedInputs } from '../../bench/fleet/scenarios.js';
 import { nonNegativeLeastSquares, testbedCosts, type TestbedCosts } from '../../bench/fleet/testbed-costs.js';
+import { validate, validateHeldOut, type ValidationRow } from '../../bench/fleet/validation.js';
 import type { LanBurstFigures } from '../../bench/lan-burst.js';
 import { REPO_ROOT } from '../../scripts/edge-launcher.js';
 
@@ -133,6 +134,47 @@ describe('fleet model: the testbed machine', () => {
   });
 });
 
+const BURST_BLOB = 100 * MB;
+/** Per-byte send, receive and serve costs, and the cores of a sidecar taking part or idling. */
+const COSTS: [number, number, number, number, number] = [8e-9, 6e-9, 2e-9, 0.01, 0.004];
+
+/** LAN bursts of `hosts` hosts whose sidecars cost COSTS (times `cpuScale`), as the LAN bench records them. */
+function syntheticLan(hosts: number, cpuScale = 1): LanBurstFigures {
+  const blob = BURST_BLOB;
+  const [send, receive, serve, background, idle] = COSTS.map((c) => c * cpuScale) as [number, number, number, number, number];
+  const sidecar = (out: number, inBytes: number, served: number, seconds: number) => ({
+    cpuSeconds: send * out + receive * inBytes + serve * (served + (blob - inBytes)) + background * seconds,
+    p2pBytesOut: out,
+    p2pBytesIn: inBytes,
+    servedBytes: served,
+    fetches: 1,
+    busyAnswers: 0,
+  });
+  const sample = (seconds: number, sidecars: ReturnType<typeof sidecar>[], other: number) => ({
+    seconds,
+    upstreamGets: 1,
+    upstreamBytes: blob,
+    redirected: 3,
+    failedClients: 0,
+    sidecars,
+    cpu: { sidecars: 0, perSidecar: [], edge: 0, bench: 3 * blob * 3e-9, registry: 0, other: other * seconds, otherTop: '', machineBusy: 0, machineTotal: 0 },
+  });
+  return {
+    blobBytes: blob,
+    byHosts: [
+      {
+        hosts,
+        repeats: 1,
+        variants: [
+          { variant: 'rendezvous', medianSeconds: 2, samples: [sample(2, [sidecar(0, 0, 3 * blob, 2), { ...sidecar(0, 0, 0, 2), fetches: 0, cpuSeconds: idle * 2 }, { ...sidecar(0, 0, 0, 2), fetches: 0, cpuSeconds: idle * 2 }], 0.5)] },
+          { variant: 'spread', medianSeconds: 4, samples: [sample(4, [sidecar(2 * blob, 0, blob, 4), sidecar(0, blob, blob, 4), sidecar(0, blob, blob, 4)], 0.1)] },
+          { variant: 'local', medianSeconds: 5, samples: [sample(5, [sidecar(blob, 0, blob, 5), sidecar(blob, blob, blob, 5), sidecar(0, blob, blob, 5)], 0.2)] },
+        ],
+      },
+    ],
+  } as unknown as LanBurstFigures;
+}
+
 describe('testbed costs', () => {
   it('non-negative least squares recovers exact coefficients, and drops a column that would go negative', () => {
     const x = [
@@ -158,39 +200,8 @@ describe('testbed costs', () => {
   });
 
   it('fits per-byte sidecar costs and the load of taking part or idling across bursts, and takes the other work per policy', () => {
-    const blob = 100 * MB;
-    const [send, receive, serve, background, idle] = [8e-9, 6e-9, 2e-9, 0.01, 0.004];
-    const sidecar = (out: number, inBytes: number, served: number, seconds: number) => ({
-      cpuSeconds: send * out + receive * inBytes + serve * (served + (blob - inBytes)) + background * seconds,
-      p2pBytesOut: out,
-      p2pBytesIn: inBytes,
-      servedBytes: served,
-      fetches: 1,
-      busyAnswers: 0,
-    });
-    const sample = (seconds: number, sidecars: ReturnType<typeof sidecar>[], other: number) => ({
-      seconds,
-      upstreamGets: 1,
-      upstreamBytes: blob,
-      redirected: 3,
-      failedClients: 0,
-      sidecars,
-      cpu: { sidecars: 0, perSidecar: [], edge: 0, bench: 3 * blob * 3e-9, registry: 0, other: other * seconds, otherTop: '', machineBusy: 0, machineTotal: 0 },
-    });
-    const lan = {
-      blobBytes: blob,
-      byHosts: [
-        {
-          hosts: 3,
-          repeats: 1,
-          variants: [
-            { variant: 'rendezvous', medianSeconds: 2, samples: [sample(2, [sidecar(0, 0, 3 * blob, 2), { ...sidecar(0, 0, 0, 2), fetches: 0, cpuSeconds: idle * 2 }, { ...sidecar(0, 0, 0, 2), fetches: 0, cpuSeconds: idle * 2 }], 0.5)] },
-            { variant: 'spread', medianSeconds: 4, samples: [sample(4, [sidecar(2 * blob, 0, blob, 4), sidecar(0, blob, blob, 4), sidecar(0, blob, blob, 4)], 0.1)] },
-            { variant: 'local', medianSeconds: 5, samples: [sample(5, [sidecar(blob, 0, blob, 5), sidecar(blob, blob, blob, 5), sidecar(0, blob, blob, 5)], 0.2)] },
-          ],
-        },
-      ],
-    } as unknown as LanBurstFigures;
+    const [send, receive, serve, background, idle] = COSTS;
+    const lan = syntheticLan(3);
     const [costs] = testbedCosts(lan, 'now');
     expect(costs!.hosts).toBe(3);
     expect(costs!.p2pSend).toBeCloseTo(send, 15);
@@ -201,6 +212,23 @@ describe('testbed costs', () => {
     expect(costs!.clientReceiveFromSidecar).toBeCloseTo(3e-9, 15);
     expect(costs!.otherCores).toEqual({ rendezvous: 0.5, spread: expect.closeTo(0.1, 9), local: expect.closeTo(0.2, 9) });
     expect(costs!.observations).toBe(9);
+  });
+
+  it('held out: each host count is predicted from the other host counts\' bursts only', () => {
+    const three = syntheticLan(3);
+    const withSix = (six: LanBurstFigures) => ({ ...three, byHosts: [...three.byHosts, ...six.byHosts] }) as LanBurstFigures;
+    const cheap = withSix(syntheticLan(6));
+    const dear = withSix(syntheticLan(6, 3));
+    const predicted = (rows: ValidationRow[], hosts: number) => rows.filter((r) => r.hosts === hosts).map((r) => r.predictedSeconds);
+    const heldOutCheap = validateHeldOut(DEFAULT_CALIBRATION, cheap);
+    const heldOutDear = validateHeldOut(DEFAULT_CALIBRATION, dear);
+    expect(heldOutCheap.filter((r) => r.hosts === 6).map((r) => r.fittedOn)).toEqual([[3], [3], [3]]);
+    // The 6-host bursts' own CPU figures do not move their held-out predictions, only the 3-host ones.
+    expect(predicted(heldOutDear, 6)).toEqual(predicted(heldOutCheap, 6));
+    expect(predicted(heldOutDear, 3)).not.toEqual(predicted(heldOutCheap, 3));
+    // In sample, the costs are fitted over every burst, the predicted ones included.
+    const inSample = (lan: LanBurstFigures) => validate({ ...DEFAULT_CALIBRATION, testbed: testbedCosts(lan, 'now') }, lan);
+    expect(predicted(inSample(dear), 6)).not.toEqual(predicted(inSample(cheap), 6));
   });
 
   it('charges the testbed one sidecar taking part under rendezvous, every one under spread, none under off', () => {
