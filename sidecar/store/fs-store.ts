@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OciError, type Digest } from '../../workers/shared/oci/index.js';
@@ -398,11 +398,17 @@ class FsBlobWriter implements BlobWriter {
   }
 }
 
+/**
+ * Reads of a filling blob's temp file. They are synchronous on purpose: a follower reads bytes this
+ * process wrote moments ago, so they come from the page cache (a memory copy), and an async read
+ * costs a thread-pool round trip per chunk, which on a busy machine showed as the serving sidecar's
+ * largest main-thread cost in a LAN burst (1.4 s of 8.7, five clients following one fill).
+ */
 function fileReader(handle: FileHandle): PartReader {
   return {
     async read(position, length) {
       const buffer = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, position);
+      const bytesRead = readSync(handle.fd, buffer, 0, length, position);
       return buffer.subarray(0, bytesRead);
     },
     close: () => handle.close().catch(() => undefined),
