@@ -36,8 +36,13 @@ export async function readSwarmKey(path: string): Promise<SwarmKey> {
   }
 }
 
+/** The key as swarm key file text (base16), which `parseSwarmKey` reads back. */
+export function formatSwarmKey(key: SwarmKey): string {
+  return `${HEADER}\n/base16/\n${Buffer.from(key).toString('hex')}\n`;
+}
+
 export async function writeNewSwarmKey(path: string): Promise<void> {
-  await writeFile(path, `${HEADER}\n/base16/\n${randomBytes(KEY_BYTES).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  await writeFile(path, formatSwarmKey(randomBytes(KEY_BYTES)), { mode: 0o600, flag: 'wx' });
 }
 
 /**

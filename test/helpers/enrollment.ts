@@ -4,6 +4,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { enroll, type Enrollment } from '../../sidecar/edge/enrollment.js';
+import { formatSwarmKey } from '../../sidecar/node/swarm-key.js';
 import { TEST_ENROLL_TOKEN } from './sidecar-cluster.js';
 
 export async function enrollThrowaway(edgeUrl: string, enrollToken = TEST_ENROLL_TOKEN): Promise<Enrollment> {
@@ -13,6 +14,6 @@ export async function enrollThrowaway(edgeUrl: string, enrollToken = TEST_ENROLL
 /** Writes the edge's swarm key to `<dir>/swarm.key` for a sidecar that joins with --psk-file. */
 export async function swarmKeyFile(edgeUrl: string, dir: string): Promise<string> {
   const file = join(dir, 'swarm.key');
-  writeFileSync(file, (await enrollThrowaway(edgeUrl)).swarmKey, { mode: 0o600 });
+  writeFileSync(file, formatSwarmKey((await enrollThrowaway(edgeUrl)).swarmKey), { mode: 0o600 });
   return file;
 }

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseSwarmKey, readSwarmKey, swarmPrologue, writeNewSwarmKey } from '../../sidecar/node/swarm-key.js';
+import { formatSwarmKey, parseSwarmKey, readSwarmKey, swarmPrologue, writeNewSwarmKey } from '../../sidecar/node/swarm-key.js';
 import { makeTempDir, removeDir } from '../helpers/sidecar-cluster.js';
 
 describe('swarm keys', () => {
   it('reads the /key/swarm/psk/1.0.0/ text in base16 and base64, and the files --new-psk writes', async () => {
     const secret = randomBytes(32);
     expect(parseSwarmKey(`/key/swarm/psk/1.0.0/\n/base16/\n${secret.toString('hex')}`)).toEqual(new Uint8Array(secret));
+    expect(parseSwarmKey(formatSwarmKey(secret))).toEqual(new Uint8Array(secret));
     expect(parseSwarmKey(`/key/swarm/psk/1.0.0/\r\n/base64/\r\n${secret.toString('base64')}\r\n`)).toEqual(new Uint8Array(secret));
     const dir = await makeTempDir('swarm-key');
     try {
