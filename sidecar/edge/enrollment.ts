@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ENROLL_PATH, enrollMessage, fromBase64Url, toBase64Url, type EnrollResponse } from '../../workers/shared/sidecars/auth.js';
 import { EdgeClient } from './edge-client.js';
 import { EdgeHttpError } from '../errors.js';
-import { parseSwarmKey, type SwarmKey } from '../node/swarm-key.js';
+import { parseSwarmKey, type SwarmKey } from '../../workers/shared/sidecars/swarm-key.js';
 
 export interface Enrollment {
   credential: string;

@@ -10,7 +10,8 @@ import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { MAX_STREAM_WINDOW, PROTOCOL_PREFIX } from './constants.js';
 import { selectKvRecord, validateKvRecord } from './kv-record.js';
-import { swarmPrologue, type SwarmKey } from './swarm-key.js';
+import type { SwarmKey } from '../../workers/shared/sidecars/swarm-key.js';
+import { swarmPrologue } from './swarm-key.js';
 
 export type SidecarServices = { dht: KadDHT; ping: Ping; identify: unknown };
 export type SidecarLibp2p = Libp2p<SidecarServices>;

@@ -4,7 +4,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { enroll, type Enrollment } from '../../sidecar/edge/enrollment.js';
-import { formatSwarmKey } from '../../sidecar/node/swarm-key.js';
+import { formatSwarmKey } from '../../workers/shared/sidecars/swarm-key.js';
 import { TEST_ENROLL_TOKEN } from './sidecar-cluster.js';
 
 export async function enrollThrowaway(edgeUrl: string, enrollToken = TEST_ENROLL_TOKEN): Promise<Enrollment> {

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatSwarmKey, parseSwarmKey, readSwarmKey, swarmPrologue, writeNewSwarmKey } from '../../sidecar/node/swarm-key.js';
+import { readSwarmKey, swarmPrologue, writeNewSwarmKey } from '../../sidecar/node/swarm-key.js';
+import { formatSwarmKey, parseSwarmKey } from '../../workers/shared/sidecars/swarm-key.js';
 import { makeTempDir, removeDir } from '../helpers/sidecar-cluster.js';
 
 describe('swarm keys', () => {

@@ -1,4 +1,5 @@
 import type { EdgeConfig } from '../shared/edge-config.js';
+import { formatSwarmKey } from '../shared/sidecars/swarm-key.js';
 
 // Every key of the sidecar role comes from one edge secret, SIDECAR_KEY, by HKDF with its own label:
 // the credential key never leaves the edge; the redirect key and the swarm key are handed to
@@ -33,6 +34,6 @@ async function deriveKeys(secret: string): Promise<SidecarKeys> {
   return {
     credential: await crypto.subtle.importKey('raw', credential, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']),
     redirect,
-    swarmKey: `/key/swarm/psk/1.0.0/\n/base16/\n${[...swarm].map((byte) => byte.toString(16).padStart(2, '0')).join('')}`,
+    swarmKey: formatSwarmKey(swarm),
   };
 }
