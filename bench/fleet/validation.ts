@@ -28,7 +28,7 @@ export interface ValidationRow {
 }
 
 export function validate(cal: Calibration, lan: LanBurstFigures): ValidationRow[] {
-  return lan.byHosts.flatMap((byHosts) => predictRows(cal, lan, byHosts.hosts));
+  return lan.byHosts.flatMap((byHosts) => predictRows(cal, byHosts));
 }
 
 /**
@@ -43,15 +43,15 @@ export function validateHeldOut(cal: Calibration, lan: LanBurstFigures): Validat
     const nearest = [...fitted].sort((a, b) => Math.abs(a.hosts - byHosts.hosts) - Math.abs(b.hosts - byHosts.hosts))[0];
     if (!nearest) return [];
     const heldOut: Calibration = { ...cal, testbed: [{ ...nearest, hosts: byHosts.hosts }] };
-    return predictRows(heldOut, lan, byHosts.hosts).map((row) => ({ ...row, fittedOn: fitted.map((c) => c.hosts) }));
+    return predictRows(heldOut, byHosts).map((row) => ({ ...row, fittedOn: fitted.map((c) => c.hosts) }));
   });
 }
 
-function predictRows(cal: Calibration, lan: LanBurstFigures, hosts: number): ValidationRow[] {
-  const byHosts = lan.byHosts.find((b) => b.hosts === hosts);
+function predictRows(cal: Calibration, byHosts: LanBurstFigures['byHosts'][number]): ValidationRow[] {
+  const { hosts } = byHosts;
   const rows: ValidationRow[] = [];
   for (const policy of POLICIES) {
-    const measured = byHosts?.variants.find((v) => v.variant === policy);
+    const measured = byHosts.variants.find((v) => v.variant === policy);
     if (!measured) continue;
     const predicted = runFleet(testbedInputs(cal, hosts, policy));
     const ratio = predicted.max / measured.medianSeconds;
