@@ -69,6 +69,7 @@ const program = new Command('bench')
   .option('--lan-variants <list>', `lan: comma-separated subset of ${LAN_VARIANTS.join(',')}`, lanVariants, [...LAN_VARIANTS])
   .option('--lan-repeats <n>', 'lan: repeats of every configuration (median reported)', positiveInt, 3)
   .option('--lan-budget-min <n>', 'lan: fewer repeats for the last host count past this many minutes', positiveInt, 20)
+  .option('--no-fleet', 'skip the fleet model (about 3 minutes) after the measured sections')
   .parse();
 
 interface Options {
@@ -92,6 +93,7 @@ interface Options {
   lanRepeats: number;
   lanVariants: readonly LanVariant[];
   lanBudgetMin: number;
+  fleet: boolean;
 }
 const options = program.opts<Options>();
 const edgeVars: Record<string, string> = {};
@@ -174,7 +176,7 @@ const report: SuiteReport = {
   sections,
 };
 mkdirSync(OUT_DIR, { recursive: true });
-report.fleet = writeFleetModel(OUT_DIR, sections, environment, (line) => console.log(`[fleet] ${line}`));
+if (options.fleet) report.fleet = writeFleetModel(OUT_DIR, sections, environment, (line) => console.log(`[fleet] ${line}`));
 writeFileSync(path.join(OUT_DIR, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(path.join(OUT_DIR, 'report.md'), renderMarkdown(report));
 writeFileSync(path.join(OUT_DIR, 'report.svg'), renderSvg(report.figures, `FastReg benchmark ${environment.date.slice(0, 16)}Z, ${environment.cores} cores`));

@@ -154,7 +154,7 @@ async function rehashPieces(bucket: R2Bucket, digest: Digest, previous: FillProg
       return index;
     }
     const reader = lumpReader(object.body, 64 * 1024, 1024 * 1024);
-    for (let lump = await reader.read(); lump !== undefined; lump = await reader.read()) await hasher.write(lump.slice());
+    for (let lump = await reader.read(); lump !== undefined; lump = await reader.read()) await hasher.write(lump);
   }
   return previous.pieces;
 }

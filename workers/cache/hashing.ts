@@ -1,7 +1,7 @@
 import { digestFromBytes, type Digest } from '../shared/oci/index.js';
 
 export interface Hasher {
-  /** Queues a chunk; waits only when the hasher's queue is full, not for each chunk to be hashed. */
+  /** Hashes a chunk; once this resolves the caller may reuse the chunk's buffer. */
   write(chunk: Uint8Array): Promise<void>;
   finish(): Promise<string>;
 }
@@ -11,11 +11,7 @@ export function createHasher(digest: Digest): Hasher {
   const stream = new crypto.DigestStream(digest.algorithm === 'sha256' ? 'SHA-256' : 'SHA-512');
   const writer = stream.getWriter();
   return {
-    async write(chunk) {
-      if (writer.desiredSize !== null && writer.desiredSize <= 0) await writer.ready;
-      // A failed write also fails close(), so finish() reports it.
-      writer.write(chunk).catch(() => undefined);
-    },
+    write: (chunk) => writer.write(chunk),
     async finish() {
       await writer.close();
       return digestFromBytes(digest.algorithm, await stream.digest);
