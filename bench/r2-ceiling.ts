@@ -23,7 +23,15 @@ export interface R2Ceiling {
   samples: PutResult[];
 }
 
-export async function measureR2Ceiling(edge: RunningEdge, bytes: number, pieceBytes: number, runs: number, log: (line: string) => void): Promise<R2Ceiling> {
+/** `afterRound` runs after each round's puts: the cold pulls it is compared with, interleaved so both see the same machine. */
+export async function measureR2Ceiling(
+  edge: RunningEdge,
+  bytes: number,
+  pieceBytes: number,
+  runs: number,
+  log: (line: string) => void,
+  afterRound?: (round: number) => Promise<void>,
+): Promise<R2Ceiling> {
   const worker = await edge.getWorker(WORKER_NAME);
   const samples: PutResult[] = [];
   for (let i = 0; i < runs; i++) {
@@ -34,6 +42,7 @@ export async function measureR2Ceiling(edge: RunningEdge, bytes: number, pieceBy
       samples.push(result);
       log(`  R2 put #${i + 1} ${pieces === 0 ? 'one put   ' : 'pieces    '}        ${result.mbPerSecond.toFixed(0).padStart(6)} MB/s  (${result.seconds.toFixed(2)} s)`);
     }
+    await afterRound?.(i);
   }
   const singlePutMBps = median(samples.filter((s) => s.pieceBytes === 0).map((s) => s.mbPerSecond));
   const piecesMBps = median(samples.filter((s) => s.pieceBytes !== 0).map((s) => s.mbPerSecond));
