@@ -1,7 +1,8 @@
 import type { EdgeBenchResult } from './edge-throughput.js';
+import type { R2Ceiling } from './r2-ceiling.js';
 import { fleetMarkdown, type FleetReport } from './fleet/fleet-report.js';
 import { table } from './markdown.js';
-import { lastDone } from './curl.js';
+import { lastDone, type Sample } from './curl.js';
 import { median } from './median.js';
 import type { BurstSample, LanBurstFigures, LanHostCountResult, LanVariant } from './lan-burst.js';
 import type { LeaseBenchFigures } from './leases.js';
@@ -81,6 +82,14 @@ function why(outcome: SectionOutcome<unknown>, name: string): string {
   return outcome.status === 'skipped' ? `${name} section not run (--only)` : `${name} section ${outcome.status}${outcome.error ? `: ${outcome.error.slice(0, 120)}` : ''}`;
 }
 
+/** Each interleaved cold pull over the piece put of its own round: the machine's drift between rounds cancels out. */
+function pairedNote(interleaved: Sample[], ceiling: R2Ceiling): string {
+  const puts = ceiling.samples.filter((sample) => sample.pieceBytes !== 0);
+  if (interleaved.length === 0 || interleaved.length !== puts.length) return '';
+  const ratios = interleaved.map((sample, round) => sample.mbPerSecond / puts[round]!.mbPerSecond);
+  return `; each against its own round's piece put: ${ratios.map((r) => r.toFixed(2)).join(', ')} (median ${median(ratios).toFixed(2)})`;
+}
+
 /** Cold pull: against the local R2 put ceiling and, through a WAN-shaped upstream, against a direct pull; then the multi-GiB layer. */
 function coldRows(edge: EdgeBenchResult): FigureRow[] {
   const { fastreg, direct } = edge.targets;
@@ -99,7 +108,7 @@ function coldRows(edge: EdgeBenchResult): FigureRow[] {
           '≥ 0.9',
           ratio >= 0.9,
           ratio / 0.9,
-          `cold samples ${cold.samples.map((s) => s.mbPerSecond.toFixed(0)).join(', ')} MB/s (the first GET, then one after each round of puts); ${loopbackNote}`,
+          `cold samples ${cold.samples.map((s) => s.mbPerSecond.toFixed(0)).join(', ')} MB/s (the first GET, then one after each round of puts)${pairedNote(cold.samples.slice(1), ceiling)}; ${loopbackNote}`,
         )
       : NOT_MEASURED('Cold pull through the mirror vs the local R2 put ceiling', '≥ 0.9', 'this run did not measure the R2 ceiling'),
   );
