@@ -510,7 +510,7 @@ export function lanMarkdown(lan: LanBurstFigures): string {
     '',
     '`local` on one machine: the edge redirects to `http://127.0.0.1:LOCAL_SIDECAR_PORT`; every sidecar binds its own host address on that same port, and the client on 127.0.0.k follows such a Location to 127.0.0.k, its own host\'s sidecar, which is what 127.0.0.1 means on a real host.',
     '',
-    'Known limit: a cold fill through the local edge is held to about 30 MB/s by Miniflare\'s local R2 write, so every FastReg figure here carries a cold edge fill of several seconds; on Cloudflare that step is not the bottleneck.',
+    `Known limit: a cold fill through the local edge runs at the pace of Miniflare's local R2 write on one workerd thread (the single cold pull above: ${(lan.blobBytes / 1e6 / single.coldFastreg.medianSeconds).toFixed(0)} MB/s), so every FastReg figure here carries a cold edge fill of several seconds; on Cloudflare that step is not the bottleneck.`,
   );
   return out.join('\n');
 }
