@@ -42,6 +42,8 @@ export interface SharedFlow {
   /** The flow's own limit (bytes/s), Infinity when none. */
   cap: number;
   rate: number;
+  /** Scratch of allocate: the allocation that froze the flow's rate. */
+  frozenIn?: number;
 }
 
 const EPSILON = 1e-12;
@@ -55,7 +57,8 @@ let allocation = 0;
 export function allocate(flows: readonly SharedFlow[]): void {
   const stamp = allocation++;
   const resources: Resource[] = [];
-  const frozen = new Set<SharedFlow>();
+  let frozenCount = 0;
+  const isFrozen = (flow: SharedFlow) => flow.frozenIn === stamp;
   for (const flow of flows) {
     flow.rate = 0;
     for (const { resource, weight } of flow.uses) {
@@ -74,31 +77,43 @@ export function allocate(flows: readonly SharedFlow[]): void {
   for (const r of resources) if (r.weights > EPSILON) heap.push(r.level(), r, ++r.version);
   const capped = flows.filter((f) => Number.isFinite(f.cap)).sort((a, b) => a.cap - b.cap);
   let nextCap = 0;
+  // Resources whose level moved in this step: re-queued once each when the step's flows are frozen
+  // (a saturated link freezes hundreds of flows, which share a few resources).
+  const touched = new Set<Resource>();
   const freeze = (flow: SharedFlow, rate: number) => {
-    frozen.add(flow);
+    flow.frozenIn = stamp;
+    frozenCount++;
     flow.rate = Math.max(0, rate);
     for (const { resource, weight } of flow.uses) {
       resource.frozenLoad += weight * flow.rate;
       resource.weights -= weight;
+      touched.add(resource);
+    }
+  };
+  const requeue = () => {
+    for (const resource of touched) {
       if (resource.weights > EPSILON) heap.push(resource.level(), resource, ++resource.version);
       else resource.version++;
     }
+    touched.clear();
   };
-  while (frozen.size < flows.length) {
-    while (nextCap < capped.length && frozen.has(capped[nextCap]!)) nextCap++;
+  while (frozenCount < flows.length) {
+    while (nextCap < capped.length && isFrozen(capped[nextCap]!)) nextCap++;
     const top = heap.peek();
     const capLevel = nextCap < capped.length ? capped[nextCap]!.cap : Infinity;
     if (top === undefined && capLevel === Infinity) {
       // Nothing limits these flows (an unlimited link): they move at once.
-      for (const flow of flows) if (!frozen.has(flow)) flow.rate = Infinity;
+      for (const flow of flows) if (!isFrozen(flow)) flow.rate = Infinity;
       break;
     }
     if (top === undefined || capLevel <= top.level) {
       freeze(capped[nextCap]!, capLevel);
+      requeue();
       continue;
     }
     heap.pop();
-    for (const flow of top.resource.members) if (!frozen.has(flow)) freeze(flow, top.level);
+    for (const flow of top.resource.members) if (!isFrozen(flow)) freeze(flow, top.level);
+    requeue();
   }
   for (const flow of flows) for (const { resource, weight } of flow.uses) if (Number.isFinite(flow.rate)) resource.load += weight * flow.rate;
 }

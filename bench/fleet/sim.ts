@@ -15,6 +15,7 @@ export class Flow implements SharedFlow {
   target = 0;
   moving = false;
   version = 0;
+  frozenIn = -1;
 
   constructor(
     readonly uses: readonly Use[],
