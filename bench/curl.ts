@@ -36,9 +36,6 @@ export interface BurstTimes {
  * `clients` concurrent GETs of one URL, all from one curl process (`--parallel-immediate`), so every
  * transfer starts at the same moment: spawning 50 processes takes seconds on a busy 2-core machine.
  */
-/** When the burst's last client was done (s from its start). */
-export const lastDone = (times: BurstTimes): number => Math.max(...times.clients.map((client) => client.done));
-
 export async function concurrentGets(url: string, expectedBytes: number, clients: number): Promise<BurstTimes> {
   const started = performance.now();
   const transfers = Array.from({ length: clients }, () => ['-o', '/dev/null', url]).flat();
@@ -64,3 +61,6 @@ export async function concurrentGets(url: string, expectedBytes: number, clients
     .sort((a, b) => a.firstByte - b.firstByte);
   return { seconds, clients: times, firstByteSpreadSeconds: times[times.length - 1]!.firstByte - times[0]!.firstByte };
 }
+
+/** When the burst's last client was done (s from its start). */
+export const lastDone = (times: BurstTimes): number => Math.max(...times.clients.map((client) => client.done));
