@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { formatSwarmKey, parseSwarmKey, type SwarmKey } from '../../workers/shared/sidecars/swarm-key.js';
+import { formatSwarmKey, parseSwarmKey, SWARM_KEY_BYTES, type SwarmKey } from '../../workers/shared/sidecars/swarm-key.js';
 
 /** Reads a swarm key file; a clear error when it is missing or malformed. */
 export async function readSwarmKey(path: string): Promise<SwarmKey> {
@@ -18,7 +18,7 @@ export async function readSwarmKey(path: string): Promise<SwarmKey> {
 }
 
 export async function writeNewSwarmKey(path: string): Promise<void> {
-  await writeFile(path, `${formatSwarmKey(randomBytes(32))}\n`, { mode: 0o600, flag: 'wx' });
+  await writeFile(path, `${formatSwarmKey(randomBytes(SWARM_KEY_BYTES))}\n`, { mode: 0o600, flag: 'wx' });
 }
 
 /**

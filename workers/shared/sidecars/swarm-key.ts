@@ -1,15 +1,18 @@
 // The libp2p swarm key text (`/key/swarm/psk/1.0.0/`): what the edge hands enrolled sidecars and what
 // a `--psk-file` holds. One format for both sides of the contract. Web-standard only.
 
+import { toHex } from '../oci/index.js';
+
 const HEADER = '/key/swarm/psk/1.0.0/';
-const KEY_BYTES = 32;
+/** The length of a swarm's secret. */
+export const SWARM_KEY_BYTES = 32;
 
 /** A swarm's 32-byte secret: only nodes holding it can connect to each other. */
 export type SwarmKey = Uint8Array;
 
 /** The key as swarm key text (base16, no trailing newline), which `parseSwarmKey` reads back. */
 export function formatSwarmKey(key: SwarmKey): string {
-  return `${HEADER}\n/base16/\n${Array.from(key, (byte) => byte.toString(16).padStart(2, '0')).join('')}`;
+  return `${HEADER}\n/base16/\n${toHex(key)}`;
 }
 
 /**
@@ -21,7 +24,7 @@ export function parseSwarmKey(text: string): SwarmKey {
   if (header !== HEADER) throw new Error(`not a ${HEADER} swarm key`);
   const bytes = encoding === '/base16/' ? fromHex(value) : encoding === '/base64/' ? fromBase64(value) : undefined;
   if (!bytes) throw new Error(`swarm key encoding ${encoding ?? '(none)'} is not /base16/ or /base64/`);
-  if (bytes.byteLength !== KEY_BYTES) throw new Error(`a swarm key has ${KEY_BYTES} bytes, this one ${bytes.byteLength}`);
+  if (bytes.byteLength !== SWARM_KEY_BYTES) throw new Error(`a swarm key has ${SWARM_KEY_BYTES} bytes, this one ${bytes.byteLength}`);
   return bytes;
 }
 
