@@ -71,7 +71,7 @@ export class BlobLeaseClient {
   }
 
   begin(key: string, leaseId: string, size: number, pieceBytes: number): Promise<FillProgress | RenewResult> {
-    return this.call<FillProgress | RenewResult>(key, (stub) => stub.begin(leaseId, size, pieceBytes));
+    return this.call<FillProgress | RenewResult>(key, (stub) => stub.begin(leaseId, key, size, pieceBytes));
   }
 
   announce(key: string, leaseId: string, pieces: number): Promise<RenewResult> {

@@ -1,5 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
+import { deletePieces } from '../workers/cache/pieces.js';
 import { getConfig } from '../workers/shared/edge-config.js';
+import { parseDigest } from '../workers/shared/oci/index.js';
 import type {
   AcquireOptions,
   AcquireResult,
@@ -13,7 +15,7 @@ import type {
   WaitFillResult,
   WaitResult,
 } from './blob-lease-types.js';
-import { IDLE_STORAGE_DROP_MS, MAX_HOLDER_NAME, MAX_LEASE_HOLDERS, MAX_LEASE_TTL_MS, MAX_WAIT_MS, MIN_LEASE_TTL_MS } from './constants.js';
+import { ABANDONED_FILL_DROP_MS, IDLE_STORAGE_DROP_MS, MAX_HOLDER_NAME, MAX_LEASE_HOLDERS, MAX_LEASE_TTL_MS, MAX_WAIT_MS, MIN_LEASE_TTL_MS } from './constants.js';
 
 export type * from './blob-lease-types.js';
 
@@ -31,6 +33,13 @@ interface Waiter {
 
 type Counter = 'granted' | 'renewed' | 'expired' | 'released' | 'completed';
 
+/** A fill in progress as the object keeps it: its progress without the generation, and the blob it fills. */
+interface Fill extends Omit<FillProgress, 'generation'> {
+  digest: string;
+  /** When its last holder went (expired or released) with pieces stored; unset while someone holds it. */
+  leftAt?: number;
+}
+
 /** `wait` (the manifest protocol) knows nothing of piece fills. Without `afterPieces` a waiter never gets Progress. */
 const withoutGeneration = ({ generation: _, ...result }: WaitFillResult): WaitResult => result as WaitResult;
 
@@ -45,14 +54,15 @@ const clamp = (value: number, min: number, max: number) => Math.min(max, Math.ma
  * object holds nothing a later request needs (not stored, no holder, no waiter, no stored piece of a
  * fill to continue) an alarm deletes its storage IDLE_STORAGE_DROP_MS later, so requests for digests
  * that never arrive (404s, bad names, random probes) leave no state behind. The delay keeps a key that
- * is acquired and released in a loop from creating and dropping its tables on every round.
+ * is acquired and released in a loop from creating and dropping its tables on every round. A fill
+ * that nobody holds any more keeps its stored pieces for a holder to continue them, for
+ * ABANDONED_FILL_DROP_MS; then the alarm deletes the pieces from R2 and the state with them.
  */
 export class BlobLease extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly holders = new Map<string, Holder>();
   private stored: StoredBlob | undefined;
-  /** The fill in progress, without its generation (see FillProgress). */
-  private fill: Omit<FillProgress, 'generation'> | undefined;
+  private fill: Fill | undefined;
   /**
    * Starts at a random value in an object without storage: readers compare it for equality, and one
    * that followed a discarded fill must never see its old value come back after the storage was dropped.
@@ -85,6 +95,7 @@ export class BlobLease extends DurableObject<Env> {
     const name = String(holder).slice(0, MAX_HOLDER_NAME);
     this.holders.set(leaseId, { holder: name, expiresAt });
     this.write('INSERT INTO holders (lease_id, holder, expires_at) VALUES (?, ?, ?)', leaseId, name, expiresAt);
+    if (this.fill?.leftAt !== undefined) this.saveFill({ ...this.fill, leftAt: undefined });
     this.bump('granted');
     const granted: AcquireResult = { kind: 'Granted', leaseId, expiresAt, ...this.fillField() };
     // Holders only ever get later expiries, so an alarm already set for an earlier one still covers this one.
@@ -108,13 +119,15 @@ export class BlobLease extends DurableObject<Env> {
    * The holder starts (or, after a takeover, continues) a piece-wise fill of `size` bytes. A fill
    * already recorded with the same shape is kept, so its stored pieces count; another shape starts over.
    */
-  begin(leaseId: string, size: number, pieceBytes: number): FillProgress | RenewResult {
+  begin(leaseId: string, digest: string, size: number, pieceBytes: number): FillProgress | RenewResult {
     if (!Number.isSafeInteger(size) || size < 0 || !Number.isSafeInteger(pieceBytes) || pieceBytes <= 0) {
       throw new TypeError(`begin needs a size >= 0 and pieceBytes > 0, got ${String(size)} and ${String(pieceBytes)}`);
     }
+    // The pieces' keys derive from it: an abandoned fill's pieces are deleted by those keys.
+    const blob = parseDigest(String(digest)).value;
     const renewed = this.renew(leaseId);
     if (renewed.kind !== 'Renewed') return renewed;
-    if (this.fill?.size !== size || this.fill.pieceBytes !== pieceBytes) this.saveFill({ size, pieceBytes, pieces: 0 });
+    if (this.fill?.size !== size || this.fill.pieceBytes !== pieceBytes || this.fill.digest !== blob) this.saveFill({ digest: blob, size, pieceBytes, pieces: 0 });
     this.wakeProgress();
     return this.fillView()!;
   }
@@ -174,7 +187,7 @@ export class BlobLease extends DurableObject<Env> {
     this.wakeAll(free);
     const released: ReleaseResult = { kind: 'Released', remainingHolders: this.holders.size };
     // Synchronous unless the alarm moves: a key acquired and released in a loop stays on the fast path.
-    return this.scheduleDropIfIdle()?.then(() => released) ?? released;
+    return (this.scheduleDropIfIdle() ?? this.scheduleAbandonment(Date.now()))?.then(() => released) ?? released;
   }
 
   /**
@@ -244,9 +257,12 @@ export class BlobLease extends DurableObject<Env> {
   /** Expires due leases, and drops the storage if nothing is left. Idempotent: an alarm may fire more than once. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    this.expireDue(Date.now());
+    const now = Date.now();
+    this.expireDue(now);
     const next = this.earliestExpiry();
     if (next !== undefined && !this.stored) await this.scheduleAlarm(next);
+    if (this.fill?.leftAt !== undefined && this.fill.leftAt + ABANDONED_FILL_DROP_MS <= now && this.holders.size === 0) await this.dropAbandonedFill();
+    else await this.scheduleAbandonment(now);
     await this.dropIfIdle();
   }
 
@@ -258,7 +274,13 @@ export class BlobLease extends DurableObject<Env> {
     const meta = this.sql.exec<Record<string, number | string | null>>('SELECT * FROM meta WHERE id = 1').one();
     if (meta.size !== null && meta.location !== null) this.stored = { size: Number(meta.size), location: String(meta.location) };
     if (meta.fill_size !== null && meta.fill_piece_bytes !== null) {
-      this.fill = { size: Number(meta.fill_size), pieceBytes: Number(meta.fill_piece_bytes), pieces: Number(meta.fill_pieces ?? 0) };
+      this.fill = {
+        digest: String(meta.fill_digest ?? ''),
+        size: Number(meta.fill_size),
+        pieceBytes: Number(meta.fill_piece_bytes),
+        pieces: Number(meta.fill_pieces ?? 0),
+        ...(meta.fill_left_at === null ? {} : { leftAt: Number(meta.fill_left_at) }),
+      };
     }
     // Objects from before the random start have none yet: keep this instance's, so the next one agrees.
     if (meta.generation === null) this.sql.exec('UPDATE meta SET generation = ? WHERE id = 1', this.generation);
@@ -291,6 +313,33 @@ export class BlobLease extends DurableObject<Env> {
   }
 
   /**
+   * When the last holder of a fill with stored pieces has gone (released now, or found expired by the
+   * alarm), notes the time and sets the alarm that deletes the pieces if nobody continues them.
+   */
+  private scheduleAbandonment(now: number): Promise<void> | undefined {
+    if (!this.fill || this.fill.pieces === 0 || this.holders.size > 0 || this.stored) return undefined;
+    if (this.fill.leftAt === undefined) this.saveFill({ ...this.fill, leftAt: now });
+    const dropAt = (this.fill.leftAt as number) + ABANDONED_FILL_DROP_MS;
+    return this.alarmAt === null || this.alarmAt > dropAt ? this.scheduleAlarm(dropAt) : undefined;
+  }
+
+  /**
+   * Deletes the pieces of a fill nobody continued, then its state (readers of it, if any came back,
+   * see the generation move on). No request runs meanwhile: a new holder's first piece has the same
+   * key as the old one's and must not be deleted with it.
+   */
+  private async dropAbandonedFill(): Promise<void> {
+    const fill = this.fill as Fill;
+    await this.ctx.blockConcurrencyWhile(async () => {
+      if (fill.digest) await deletePieces(this.env.BLOBS, parseDigest(fill.digest), fill);
+      console.log(`blob lease: deleted the ${fill.pieces} stored piece(s) of an abandoned fill of ${fill.digest || 'an unnamed blob'}`);
+      this.generation++;
+      this.write('UPDATE meta SET generation = ? WHERE id = 1', this.generation);
+      this.saveFill(undefined);
+    });
+  }
+
+  /**
    * Deletes the storage (tables and alarm) of an idle object. The generation stays in memory for
    * readers of this instance; a new instance starts at a random one. The deletion takes effect at the
    * call, so a write that follows it (a new acquire) is kept.
@@ -314,8 +363,8 @@ export class BlobLease extends DurableObject<Env> {
     this.sql.exec('INSERT OR IGNORE INTO meta (id) VALUES (1)');
     // Objects created before piece-wise fills lack the fill columns.
     const columns = new Set([...this.sql.exec<{ name: string }>('PRAGMA table_info(meta)')].map((row) => row.name));
-    for (const column of ['fill_size', 'fill_piece_bytes', 'fill_pieces', 'generation']) {
-      if (!columns.has(column)) this.sql.exec(`ALTER TABLE meta ADD COLUMN ${column} INTEGER`);
+    for (const [column, type] of Object.entries({ fill_size: 'INTEGER', fill_piece_bytes: 'INTEGER', fill_pieces: 'INTEGER', generation: 'INTEGER', fill_digest: 'TEXT', fill_left_at: 'INTEGER' })) {
+      if (!columns.has(column)) this.sql.exec(`ALTER TABLE meta ADD COLUMN ${column} ${type}`);
     }
   }
 
@@ -342,13 +391,21 @@ export class BlobLease extends DurableObject<Env> {
     return expired;
   }
 
-  private saveFill(fill: Omit<FillProgress, 'generation'> | undefined): void {
+  private saveFill(fill: Fill | undefined): void {
     this.fill = fill;
-    this.write('UPDATE meta SET fill_size = ?, fill_piece_bytes = ?, fill_pieces = ? WHERE id = 1', fill?.size ?? null, fill?.pieceBytes ?? null, fill?.pieces ?? null);
+    this.write(
+      'UPDATE meta SET fill_digest = ?, fill_size = ?, fill_piece_bytes = ?, fill_pieces = ?, fill_left_at = ? WHERE id = 1',
+      fill?.digest ?? null,
+      fill?.size ?? null,
+      fill?.pieceBytes ?? null,
+      fill?.pieces ?? null,
+      fill?.leftAt ?? null,
+    );
   }
 
   private fillView(): FillProgress | undefined {
-    return this.fill ? { ...this.fill, generation: this.generation } : undefined;
+    const fill = this.fill;
+    return fill ? { size: fill.size, pieceBytes: fill.pieceBytes, pieces: fill.pieces, generation: this.generation } : undefined;
   }
 
   private fillField(): { fill?: FillProgress } {

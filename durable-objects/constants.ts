@@ -9,6 +9,11 @@ export const MAX_WAIT_MS = 300_000;
 export const MAX_HOLDER_NAME = 200;
 /** How long a BlobLease that went idle (nothing stored, nobody holding) keeps its storage before its alarm drops it. */
 export const IDLE_STORAGE_DROP_MS = 5_000;
+/**
+ * How long the stored pieces of a fill that nobody holds any more wait for a holder to continue them
+ * (a takeover, or the next request of the blob), before the BlobLease deletes them with its state.
+ */
+export const ABANDONED_FILL_DROP_MS = 15 * 60_000;
 
 /** BlobLeaseClient: loop bound (each round serves, fills, or waits until the lease changes hands). */
 export const COALESCE_MAX_ROUNDS = 50;

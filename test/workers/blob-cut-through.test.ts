@@ -69,7 +69,7 @@ async function deadHolder(digest: string, size: number, pieces: Uint8Array[]) {
   const lease = env.BLOB_LEASE.getByName(digest);
   const granted = await lease.acquire('dead-holder');
   if (granted.kind !== 'Granted') throw new Error(`expected a grant, got ${granted.kind}`);
-  await lease.begin(granted.leaseId, size, MiB);
+  await lease.begin(granted.leaseId, digest, size, MiB);
   for (const [index, piece] of pieces.entries()) await env.BLOBS.put(pieceKeyOf(digest, index), piece);
   await lease.announce(granted.leaseId, pieces.length);
   return lease;

@@ -1,7 +1,9 @@
 import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { BlobLease } from '../../durable-objects/blob-lease.js';
-import { IDLE_STORAGE_DROP_MS } from '../../durable-objects/constants.js';
+import { ABANDONED_FILL_DROP_MS, IDLE_STORAGE_DROP_MS } from '../../durable-objects/constants.js';
+import { pieceKey } from '../../workers/cache/pieces.js';
+import { parseDigest } from '../../workers/shared/oci/index.js';
 
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 let next = 0;
@@ -243,7 +245,7 @@ describe('BlobLease storage of blobs never stored', () => {
     const lease = freshLease();
     const granted = await lease.acquire('edge-a');
     if (granted.kind !== 'Granted') throw new Error('expected Granted');
-    await lease.begin(granted.leaseId, 3_000, 1_000);
+    await lease.begin(granted.leaseId, digest(next), 3_000, 1_000);
     await lease.announce(granted.leaseId, 2);
     await lease.release(granted.leaseId, 'upstream stalled');
     expect(await storedTables(lease)).not.toEqual([]);
@@ -259,7 +261,7 @@ describe('BlobLease storage of blobs never stored', () => {
     const lease = freshLease();
     const granted = await lease.acquire('edge-a');
     if (granted.kind !== 'Granted') throw new Error('expected Granted');
-    await lease.begin(granted.leaseId, 3_000, 1_000);
+    await lease.begin(granted.leaseId, digest(next), 3_000, 1_000);
     await lease.announce(granted.leaseId, 1);
     const progress = await lease.waitFill(0, 1_000);
     if (progress.kind !== 'Progress') throw new Error(`expected Progress, got ${progress.kind}`);
@@ -272,13 +274,68 @@ describe('BlobLease storage of blobs never stored', () => {
     // A new fill in the same instance, then a restart: still not the discarded fill's generation.
     const retry = await lease.acquire('edge-b');
     if (retry.kind !== 'Granted') throw new Error('expected Granted');
-    await lease.begin(retry.leaseId, 3_000, 1_000);
+    await lease.begin(retry.leaseId, digest(next), 3_000, 1_000);
     await abortAllDurableObjects();
     const restarted = env.BLOB_LEASE.getByName(digest(next));
     const after = await restarted.waitFill(-1, 10);
     expect(after).toMatchObject({ kind: 'Progress', fill: { pieces: 0 } });
     expect(after.generation).toBe(woke.generation);
     await restarted.release(retry.leaseId);
+  });
+
+  it('a fill nobody continues loses its pieces and its state ABANDONED_FILL_DROP_MS after its last holder left, not before', async () => {
+    const lease = freshLease();
+    const blob = digest(next);
+    const keys = [0, 1].map((index) => pieceKey(parseDigest(blob), index));
+    const granted = await lease.acquire('edge-a');
+    if (granted.kind !== 'Granted') throw new Error('expected Granted');
+    await lease.begin(granted.leaseId, blob, 3_000, 1_000);
+    for (const key of keys) await env.BLOBS.put(key, new Uint8Array(1_000));
+    await lease.announce(granted.leaseId, 2);
+    const leftAt = Date.now();
+    await lease.release(granted.leaseId, 'upstream stalled');
+    const alarmAt = () => runInDurableObject(lease, (_instance, state) => state.storage.getAlarm());
+
+    // Early (the alarm set for the lease's expiry): it keeps everything for a holder to continue, and comes back then.
+    expect(await runDurableObjectAlarm(lease)).toBe(true);
+    for (const key of keys) expect(await env.BLOBS.head(key)).not.toBeNull();
+    expect(await lease.stats()).toMatchObject({ state: 'absent', fill: { pieces: 2 } });
+    expect(await alarmAt()).toBeGreaterThanOrEqual(leftAt + ABANDONED_FILL_DROP_MS);
+
+    // Past the deadline (moved back in storage, then reloaded): pieces, state and alarm are gone.
+    await runInDurableObject(lease, (_instance, state) => {
+      state.storage.sql.exec('UPDATE meta SET fill_left_at = ?', Date.now() - ABANDONED_FILL_DROP_MS - 1);
+    });
+    await abortAllDurableObjects();
+    const restarted = env.BLOB_LEASE.getByName(blob);
+    expect(await runDurableObjectAlarm(restarted)).toBe(true);
+    for (const key of keys) expect(await env.BLOBS.head(key)).toBeNull();
+    expect(await storedTables(restarted)).toEqual([]);
+    expect(await runInDurableObject(restarted, (_instance, state) => state.storage.getAlarm())).toBeNull();
+    const fresh = await restarted.acquire('edge-b');
+    expect(fresh.kind).toBe('Granted');
+    expect(fresh).not.toHaveProperty('fill');
+    if (fresh.kind === 'Granted') await restarted.release(fresh.leaseId);
+  });
+
+  it('a holder that died mid-fill: the alarm that expires it starts the abandonment clock, and a new holder stops it', async () => {
+    const lease = freshLease();
+    const blob = digest(next);
+    const granted = await lease.acquire('edge-a');
+    if (granted.kind !== 'Granted') throw new Error('expected Granted');
+    await lease.begin(granted.leaseId, blob, 3_000, 1_000);
+    await lease.announce(granted.leaseId, 1);
+    await expireInStorage(lease);
+    const restarted = env.BLOB_LEASE.getByName(blob);
+    const expiredAt = Date.now();
+    expect(await runDurableObjectAlarm(restarted)).toBe(true);
+    const leftAt = () => runInDurableObject(restarted, (_instance, state) => state.storage.sql.exec<{ at: number | null }>('SELECT fill_left_at AS at FROM meta').one().at);
+    expect(await leftAt()).toBeGreaterThanOrEqual(expiredAt);
+    expect(await runInDurableObject(restarted, (_instance, state) => state.storage.getAlarm())).toBeGreaterThanOrEqual(expiredAt + ABANDONED_FILL_DROP_MS);
+    const takeover = await restarted.acquire('edge-b');
+    expect(takeover).toMatchObject({ kind: 'Granted', fill: { pieces: 1 } });
+    expect(await leftAt()).toBeNull();
+    if (takeover.kind === 'Granted') await restarted.release(takeover.leaseId, 'wrong bytes', undefined, true);
   });
 
   it('a stored blob keeps its state', async () => {
