@@ -61,9 +61,11 @@ export class StreamReader {
 
   private readonly onMessage = (event: Event) => {
     const data = (event as Event & { data: Uint8Array | Uint8ArrayList }).data;
-    const chunk = data instanceof Uint8Array ? data : data.subarray();
-    this.queue.push(chunk);
-    this.queued += chunk.byteLength;
+    // A list's buffers are queued as they are: joining them (subarray) would copy every byte received.
+    for (const chunk of data instanceof Uint8Array ? [data] : data) {
+      this.queue.push(chunk);
+      this.queued += chunk.byteLength;
+    }
     if (this.queued > this.highWater && !this.pausing && this.stream.readStatus === 'readable') {
       this.pausing = true;
       queueMicrotask(() => {
