@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { deletePieces } from '../workers/cache/pieces.js';
+import { deletePieces } from '../workers/shared/blob-pieces.js';
 import { getConfig } from '../workers/shared/edge-config.js';
 import { parseDigest } from '../workers/shared/oci/index.js';
 import type {
@@ -127,7 +127,9 @@ export class BlobLease extends DurableObject<Env> {
     const blob = parseDigest(String(digest)).value;
     const renewed = this.renew(leaseId);
     if (renewed.kind !== 'Renewed') return renewed;
-    if (this.fill?.size !== size || this.fill.pieceBytes !== pieceBytes || this.fill.digest !== blob) this.saveFill({ digest: blob, size, pieceBytes, pieces: 0 });
+    if (this.fill?.size !== size || this.fill.pieceBytes !== pieceBytes) this.saveFill({ digest: blob, size, pieceBytes, pieces: 0 });
+    // A fill recorded by a version that did not name its blob keeps its pieces, and learns the name.
+    else if (this.fill.digest !== blob) this.saveFill({ ...this.fill, digest: blob });
     this.wakeProgress();
     return this.fillView()!;
   }

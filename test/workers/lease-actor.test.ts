@@ -2,7 +2,7 @@ import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject 
 import { describe, expect, it } from 'vitest';
 import type { BlobLease } from '../../durable-objects/blob-lease.js';
 import { ABANDONED_FILL_DROP_MS, IDLE_STORAGE_DROP_MS } from '../../durable-objects/constants.js';
-import { pieceKey } from '../../workers/cache/pieces.js';
+import { pieceKey } from '../../workers/shared/blob-pieces.js';
 import { parseDigest } from '../../workers/shared/oci/index.js';
 
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;

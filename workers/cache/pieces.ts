@@ -1,14 +1,12 @@
+import type { PieceLayout } from '../shared/blob-pieces.js';
 import { type Digest, MediaType } from '../shared/oci/index.js';
 import { blobKey } from './keys.js';
+
+export { deletePieces, pieceCount, pieceKey, type PieceLayout } from '../shared/blob-pieces.js';
 
 // A blob is stored in R2 as fixed-size pieces (every one BLOB_PIECE_BYTES but the last), each put
 // with a known length, plus an empty index object at blobKey whose metadata says so. Readers of a
 // filling blob take each piece as soon as the blob's BlobLease announces it.
-
-export interface PieceLayout {
-  size: number;
-  pieceBytes: number;
-}
 
 const LAYOUT = 'pieces';
 const MiB = 1024 * 1024;
@@ -23,14 +21,6 @@ const MAX_PIECE_BYTES = 64 * MiB;
  */
 export function pieceBytesFor(size: number, minimum: number): number {
   return Math.max(minimum, Math.min(MAX_PIECE_BYTES, Math.ceil(size / TARGET_PIECES / MiB) * MiB));
-}
-
-export function pieceKey(digest: Digest, index: number): string {
-  return `pieces/${digest.algorithm}/${digest.hex}/${index}`;
-}
-
-export function pieceCount({ size, pieceBytes }: PieceLayout): number {
-  return Math.max(1, Math.ceil(size / pieceBytes));
 }
 
 export function pieceLength(layout: PieceLayout, index: number): number {
@@ -59,10 +49,4 @@ export function readPieceIndex(object: R2Object): PieceLayout | undefined {
   const pieceBytes = Number(meta.pieceBytes);
   if (!Number.isSafeInteger(size) || size < 0 || !Number.isSafeInteger(pieceBytes) || pieceBytes <= 0) return undefined;
   return { size, pieceBytes };
-}
-
-/** Deletes the pieces of a failed fill (and a stray index), so nothing of it can be served. */
-export async function deletePieces(bucket: R2Bucket, digest: Digest, layout: PieceLayout): Promise<void> {
-  const keys = Array.from({ length: pieceCount(layout) }, (_, i) => pieceKey(digest, i));
-  for (let i = 0; i < keys.length; i += 1000) await bucket.delete(keys.slice(i, i + 1000));
 }
