@@ -99,8 +99,7 @@ export class BlobLease extends DurableObject<Env> {
     this.bump('granted');
     const granted: AcquireResult = { kind: 'Granted', leaseId, expiresAt, ...this.fillField() };
     // Holders only ever get later expiries, so an alarm already set for an earlier one still covers this one.
-    if (this.alarmAt !== null && this.alarmAt <= expiresAt) return granted;
-    return this.scheduleAlarm(expiresAt).then(() => granted);
+    return this.alarmNoLaterThan(expiresAt)?.then(() => granted) ?? granted;
   }
 
   renew(leaseId: string, ttlMs?: number): RenewResult {
@@ -175,11 +174,7 @@ export class BlobLease extends DurableObject<Env> {
     if (reason !== 'released') console.log(`blob lease ${leaseId} released: ${String(reason).slice(0, 200)}`);
     // Discarded pieces are gone (the holder deleted them); a fill that merely stopped stays for the next holder.
     const discarded = discard && this.fill !== undefined;
-    if (discarded) {
-      this.generation++;
-      this.write('UPDATE meta SET generation = ? WHERE id = 1', this.generation);
-    }
-    if (discard) this.saveFill(undefined);
+    if (discarded) this.discardFill();
     if (this.holders.size > 0 && !discarded) return { kind: 'Released', remainingHolders: this.holders.size };
     const free: WaitResult = { kind: 'Free', reason: 'released' };
     if (failure) {
@@ -310,8 +305,7 @@ export class BlobLease extends DurableObject<Env> {
   /** Brings the alarm forward to IDLE_STORAGE_DROP_MS from now, when the object went idle with storage. */
   private scheduleDropIfIdle(): Promise<void> | undefined {
     if (!this.persisted || !this.isIdle()) return undefined;
-    const dropAt = Date.now() + IDLE_STORAGE_DROP_MS;
-    return this.alarmAt === null || this.alarmAt > dropAt ? this.scheduleAlarm(dropAt) : undefined;
+    return this.alarmNoLaterThan(Date.now() + IDLE_STORAGE_DROP_MS);
   }
 
   /**
@@ -321,8 +315,7 @@ export class BlobLease extends DurableObject<Env> {
   private scheduleAbandonment(now: number): Promise<void> | undefined {
     if (!this.fill || this.fill.pieces === 0 || this.holders.size > 0 || this.stored) return undefined;
     if (this.fill.leftAt === undefined) this.saveFill({ ...this.fill, leftAt: now });
-    const dropAt = (this.fill.leftAt as number) + ABANDONED_FILL_DROP_MS;
-    return this.alarmAt === null || this.alarmAt > dropAt ? this.scheduleAlarm(dropAt) : undefined;
+    return this.alarmNoLaterThan((this.fill.leftAt as number) + ABANDONED_FILL_DROP_MS);
   }
 
   /**
@@ -335,10 +328,15 @@ export class BlobLease extends DurableObject<Env> {
     await this.ctx.blockConcurrencyWhile(async () => {
       if (fill.digest) await deletePieces(this.env.BLOBS, parseDigest(fill.digest), fill);
       console.log(`blob lease: deleted the ${fill.pieces} stored piece(s) of an abandoned fill of ${fill.digest || 'an unnamed blob'}`);
-      this.generation++;
-      this.write('UPDATE meta SET generation = ? WHERE id = 1', this.generation);
-      this.saveFill(undefined);
+      this.discardFill();
     });
+  }
+
+  /** Forgets the fill and moves the generation on, so a reader that followed it knows its bytes are void. */
+  private discardFill(): void {
+    this.generation++;
+    this.write('UPDATE meta SET generation = ? WHERE id = 1', this.generation);
+    this.saveFill(undefined);
   }
 
   /**
@@ -444,6 +442,11 @@ export class BlobLease extends DurableObject<Env> {
   private bump(counter: Counter, by = 1): void {
     this.counters[counter] += by;
     this.write(`UPDATE meta SET ${counter} = ${counter} + ? WHERE id = 1`, by);
+  }
+
+  /** Sets the alarm for `at` unless one is already due by then (undefined: nothing to wait for). */
+  private alarmNoLaterThan(at: number): Promise<void> | undefined {
+    return this.alarmAt === null || this.alarmAt > at ? this.scheduleAlarm(at) : undefined;
   }
 
   private async scheduleAlarm(at: number): Promise<void> {
