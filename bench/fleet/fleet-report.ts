@@ -69,17 +69,17 @@ function testbedMarkdown(costs: TestbedCosts[]): string {
   if (costs.length === 0) return 'Testbed CPU costs: not measured (a run before the LAN bench recorded CPU times); the testbed is modelled with the single-stream figures above.';
   const perMB = (secondsPerByte: number) => (secondsPerByte * 1e6 * 1000).toFixed(2);
   return [
-    'Testbed CPU costs, from the CPU time of every process over each burst (/proc) and each sidecar\'s bytes moved, in one fit over every sidecar of every burst (never one burst alone): core milliseconds per MB at a sidecar (sending and receiving over P2P, serving HTTP), the same at every host count; cores a sidecar uses whatever bytes it moves (while it takes part in the burst, and while it idles), per host count; what a client reading from a sidecar costs the bench process per byte, and the cores other work on the machine took during the bursts (medians).',
+    "Testbed CPU costs, from the CPU time of every process over each burst (/proc) and each sidecar's bytes moved: the cores a running sidecar uses whatever it moves (median of the sidecars that moved nothing), and core milliseconds per MB at a sidecar, sending and receiving over P2P and serving HTTP, in one fit over every sidecar that moved bytes in every burst (never one burst alone); both the same at every host count. Per host count: what a client reading from a sidecar (the host forwarders included) or from the edge costs the bench process per byte, and the cores other work on the machine took during the bursts (medians).",
     '',
     table(
-      ['hosts', 'P2P send (ms/MB)', 'P2P receive (ms/MB)', 'HTTP serve (ms/MB)', 'client receive (ms/MB)', 'per sidecar taking part / idle (cores)', 'other work (cores)', 'sidecar observations (all host counts)', 'measured'],
+      ['hosts', 'P2P send (ms/MB)', 'P2P receive (ms/MB)', 'HTTP serve (ms/MB)', 'per sidecar (cores)', 'client from sidecar / edge (ms/MB)', 'other work (cores)', 'sidecars that moved bytes (all host counts)', 'measured'],
       costs.map((c) => [
         c.hosts,
         perMB(c.p2pSend),
         perMB(c.p2pReceive),
         perMB(c.httpServe),
-        perMB(c.clientReceiveFromSidecar),
-        `${c.activeSidecarCores.toFixed(3)} / ${c.idleSidecarCores.toFixed(3)}`,
+        c.sidecarCores.toFixed(3),
+        `${perMB(c.clientReceiveFromSidecar)} / ${c.clientReceiveFromEdge === undefined ? '–' : perMB(c.clientReceiveFromEdge)}`,
         POLICIES.filter((p) => c.otherCores[p] !== undefined).map((p) => `${p} ${c.otherCores[p]!.toFixed(2)}`).join(', '),
         c.observations,
         c.measuredAt.slice(0, 16),
@@ -104,7 +104,7 @@ function heldOutMarkdown(rows: ValidationRow[]): string {
   return [
     `### Held-out validation: each host count predicted from the other host counts' bursts only (target: within ±${VALIDATION_TOLERANCE * 100}%)`,
     '',
-    "The rows above fit the testbed's CPU costs over every burst, the predicted ones included. Here no figure of the predicted bursts goes in: the per-byte costs come from the other host counts' bursts, and so do the per-sidecar loads, the clients' cost and the other work on the machine (from the nearest host count). The single-pull baselines (one cold pull, one direct client) are the same in both.",
+    "The rows above fit the testbed's CPU costs over every burst, the predicted ones included. Here no figure of the predicted bursts goes in: the sidecars' load and per-byte costs come from the other host counts' bursts, and so do the clients' cost and the other work on the machine (from the nearest host count). The single-pull baselines (one cold pull, one direct client) are the same in both.",
     '',
     validationTable(rows, true),
   ].join('\n');

@@ -32,7 +32,7 @@ function dht(cal: Calibration): FleetInputs['dht'] {
 export function testbedInputs(cal: Calibration, hosts: number, policy: Policy): FleetInputs {
   const cold = cal.lanColdMBps.value * MB;
   const costs = cal.testbed?.find((c) => c.hosts === hosts);
-  const clientReceive = 1 / (cal.lanClientsMBps.value * MB);
+  const clientReceive = costs?.clientReceiveFromEdge ?? 1 / (cal.lanClientsMBps.value * MB);
   return {
     sites: [{ hosts, wanBytesPerSec: Infinity, rttSeconds: cal.edgeFirstByteMs.value / 1000 }],
     layers: [cal.lanBlobBytes.value],
@@ -62,14 +62,9 @@ export function testbedInputs(cal: Calibration, hosts: number, policy: Policy): 
   };
 }
 
-/**
- * The sidecars' load whatever they move. `off` starts none; with one blob, `rendezvous` sends every
- * client to one sidecar and the others idle; `spread` and `local` make every sidecar fill and serve.
- */
+/** The sidecars' load whatever they move: `off` starts none, the other policies one per host. */
 function sidecarBackground(costs: TestbedCosts, hosts: number, policy: Policy): number {
-  if (policy === 'off') return 0;
-  const active = policy === 'rendezvous' ? 1 : hosts;
-  return active * costs.activeSidecarCores + (hosts - active) * costs.idleSidecarCores;
+  return policy === 'off' ? 0 : hosts * costs.sidecarCores;
 }
 
 export interface FleetSpec {

@@ -2,11 +2,12 @@ import type { LanBurstFigures } from '../lan-burst.js';
 import { median } from '../median.js';
 import { POLICIES, type Policy } from './inputs.js';
 
-// What the LAN bench's testbed costs in CPU, per number of hosts, from the CPU times the bursts
-// measured (/proc, bench/lan-burst-cpu.ts). On one 2-core machine the bursts are CPU-bound, and a
-// sidecar's cost per byte is not the single-stream figure: it rises with the sidecar processes
-// sharing the cores. So the costs are fitted across all bursts and sidecars at once (never one
-// burst's own total), with a load per host count, and the CPU other work took meanwhile.
+// What the LAN bench's testbed costs in CPU, from the CPU times the bursts measured (/proc,
+// bench/lan-burst-cpu.ts). On one 2-core machine the bursts are CPU-bound. A sidecar's CPU is a load
+// while it runs, measured on the sidecars that move nothing, plus a cost per byte it moves, fitted
+// over every sidecar that moved bytes in every burst at once (never one burst's own total). Both run
+// the same code at any host count, so they carry from one host count to another; the clients' cost
+// and the other work on the machine are taken per host count.
 
 const REDIRECTS: readonly string[] = ['rendezvous', 'spread', 'local'];
 
@@ -17,70 +18,72 @@ export interface TestbedCosts {
   p2pSend: number;
   p2pReceive: number;
   httpServe: number;
-  /**
-   * Cores a sidecar uses over the burst whatever bytes it moves: while it takes part in the burst
-   * (rises with the processes competing for the cores), and while it idles (DHT, heartbeats).
-   */
-  activeSidecarCores: number;
-  idleSidecarCores: number;
-  /** Core seconds per byte in the bench process for a client reading from a sidecar. */
+  /** Cores a running sidecar uses whatever it moves (DHT, heartbeats, timers): the median of the sidecars that moved nothing. */
+  sidecarCores: number;
+  /** Core seconds per byte in the bench process for a client reading from a sidecar (the host forwarders included), and from the edge. */
   clientReceiveFromSidecar: number;
+  clientReceiveFromEdge?: number;
   /** Cores other work on the machine took during the bursts, median per policy. */
   otherCores: Partial<Record<Policy, number>>;
-  /** Sidecar observations (sidecars × bursts, all host counts) behind the fit. */
+  /** Sidecars that moved bytes (sidecars × bursts, all host counts) behind the per-byte fit. */
   observations: number;
 }
 
-const NUMBERS = ['hosts', 'p2pSend', 'p2pReceive', 'httpServe', 'activeSidecarCores', 'idleSidecarCores', 'clientReceiveFromSidecar'] as const;
+const NUMBERS = ['hosts', 'p2pSend', 'p2pReceive', 'httpServe', 'sidecarCores', 'clientReceiveFromSidecar'] as const;
 
 export function isTestbedCosts(value: unknown): value is TestbedCosts {
   const v = value as Partial<TestbedCosts> | undefined;
   return typeof v === 'object' && v !== null && NUMBERS.every((name) => Number.isFinite(v[name])) && typeof v.otherCores === 'object' && v.otherCores !== null;
 }
 
+type Variant = LanBurstFigures['byHosts'][number]['variants'][number];
+const withCpu = (variant: Variant | undefined) => variant?.samples.filter((s) => s.cpu) ?? [];
+
 /**
- * The costs of every host count the LAN bench ran with CPU figures; none for older runs. One fit over
- * every sidecar of every redirected burst: a byte costs the same code at any host count, so the
- * per-byte costs are shared; the load of taking part or idling is per host count (the competition
- * for the cores is what changes).
+ * The costs of every host count the LAN bench ran with CPU figures; none for older runs. A sidecar's
+ * CPU seconds ≈ the burst's seconds at `sidecarCores`, plus its bytes sent, received and served each at
+ * its cost per byte (non-negative least squares over every sidecar that moved bytes).
  */
 export function testbedCosts(lan: LanBurstFigures, measuredAt: string): TestbedCosts[] {
   const counts = lan.byHosts
-    .map((byHosts) => ({ byHosts, samples: byHosts.variants.filter((v) => REDIRECTS.includes(v.variant)).flatMap((v) => v.samples).filter((s) => s.cpu && s.sidecars) }))
+    .map((byHosts) => ({ byHosts, samples: byHosts.variants.filter((v) => REDIRECTS.includes(v.variant)).flatMap(withCpu).filter((s) => s.sidecars) }))
     .filter((c) => c.samples.length > 0);
-  const rows: number[][] = [];
-  const cpu: number[] = [];
-  counts.forEach(({ samples }, index) => {
-    for (const sample of samples) {
-      for (const w of sample.sidecars!) {
+  const sidecars = counts.flatMap(({ samples }) =>
+    samples.flatMap((sample) =>
+      sample.sidecars!.map((w) => {
         const edgeIn = Math.max(0, w.fetches * lan.blobBytes - w.p2pBytesIn);
-        const active = w.p2pBytesOut + w.p2pBytesIn + w.servedBytes + edgeIn > 0;
-        const seconds = new Array<number>(2 * counts.length).fill(0);
-        seconds[2 * index + (active ? 0 : 1)] = sample.seconds;
-        rows.push([w.p2pBytesOut, w.p2pBytesIn, w.servedBytes + edgeIn, ...seconds]);
-        cpu.push(w.cpuSeconds);
-      }
-    }
-  });
-  if (rows.length === 0) return [];
-  const [p2pSend, p2pReceive, httpServe, ...loads] = nonNegativeLeastSquares(rows, cpu);
-  return counts.map(({ byHosts, samples }, index) => {
+        return { cpuSeconds: w.cpuSeconds, seconds: sample.seconds, bytes: [w.p2pBytesOut, w.p2pBytesIn, w.servedBytes + edgeIn] };
+      }),
+    ),
+  );
+  const moves = (s: (typeof sidecars)[number]) => s.bytes.some((b) => b > 0);
+  const moved = sidecars.filter(moves);
+  if (moved.length === 0) return [];
+  const still = sidecars.filter((s) => !moves(s));
+  const sidecarCores = still.length ? median(still.map((s) => s.cpuSeconds / s.seconds)) : 0;
+  const [p2pSend, p2pReceive, httpServe] = nonNegativeLeastSquares(
+    moved.map((s) => s.bytes),
+    moved.map((s) => s.cpuSeconds - sidecarCores * s.seconds),
+  ) as [number, number, number];
+  return counts.map(({ byHosts, samples }) => {
     const otherCores: Partial<Record<Policy, number>> = {};
     for (const policy of POLICIES) {
-      const measured = byHosts.variants.find((v) => v.variant === policy)?.samples.filter((s) => s.cpu) ?? [];
+      const measured = withCpu(byHosts.variants.find((v) => v.variant === policy));
       if (measured.length) otherCores[policy] = median(measured.map((s) => s.cpu!.other / s.seconds));
     }
+    const clientCost = (of: typeof samples) => median(of.map((s) => s.cpu!.bench / (byHosts.hosts * lan.blobBytes)));
+    const off = withCpu(byHosts.variants.find((v) => v.variant === 'off'));
     return {
       hosts: byHosts.hosts,
       measuredAt,
-      p2pSend: p2pSend!,
-      p2pReceive: p2pReceive!,
-      httpServe: httpServe!,
-      activeSidecarCores: loads[2 * index]!,
-      idleSidecarCores: loads[2 * index + 1]!,
-      clientReceiveFromSidecar: median(samples.map((s) => s.cpu!.bench / (byHosts.hosts * lan.blobBytes))),
+      p2pSend,
+      p2pReceive,
+      httpServe,
+      sidecarCores,
+      clientReceiveFromSidecar: clientCost(samples),
+      ...(off.length ? { clientReceiveFromEdge: clientCost(off) } : {}),
       otherCores,
-      observations: rows.length,
+      observations: moved.length,
     };
   });
 }

@@ -135,29 +135,30 @@ describe('fleet model: the testbed machine', () => {
 });
 
 const BURST_BLOB = 100 * MB;
-/** Per-byte send, receive and serve costs, and the cores of a sidecar taking part or idling. */
-const COSTS: [number, number, number, number, number] = [8e-9, 6e-9, 2e-9, 0.01, 0.004];
+/** Per-byte send, receive and serve costs, and the cores a sidecar uses whatever it moves. */
+const COSTS: [number, number, number, number] = [8e-9, 6e-9, 2e-9, 0.004];
 
 /** LAN bursts of `hosts` hosts whose sidecars cost COSTS (times `cpuScale`), as the LAN bench records them. */
 function syntheticLan(hosts: number, cpuScale = 1): LanBurstFigures {
   const blob = BURST_BLOB;
-  const [send, receive, serve, background, idle] = COSTS.map((c) => c * cpuScale) as [number, number, number, number, number];
+  const [send, receive, serve, load] = COSTS.map((c) => c * cpuScale) as [number, number, number, number];
   const sidecar = (out: number, inBytes: number, served: number, seconds: number) => ({
-    cpuSeconds: send * out + receive * inBytes + serve * (served + (blob - inBytes)) + background * seconds,
+    cpuSeconds: send * out + receive * inBytes + serve * (served + (blob - inBytes)) + load * seconds,
     p2pBytesOut: out,
     p2pBytesIn: inBytes,
     servedBytes: served,
     fetches: 1,
     busyAnswers: 0,
   });
-  const sample = (seconds: number, sidecars: ReturnType<typeof sidecar>[], other: number) => ({
+  const still = (seconds: number) => ({ ...sidecar(0, 0, 0, seconds), fetches: 0, cpuSeconds: load * seconds });
+  const sample = (seconds: number, sidecars: ReturnType<typeof sidecar>[], other: number, bench = 3 * blob * 3e-9) => ({
     seconds,
     upstreamGets: 1,
     upstreamBytes: blob,
     redirected: 3,
     failedClients: 0,
-    sidecars,
-    cpu: { sidecars: 0, perSidecar: [], edge: 0, bench: 3 * blob * 3e-9, registry: 0, other: other * seconds, otherTop: '', machineBusy: 0, machineTotal: 0 },
+    ...(sidecars.length ? { sidecars } : {}),
+    cpu: { sidecars: 0, perSidecar: [], edge: 0, bench, registry: 0, other: other * seconds, otherTop: '', machineBusy: 0, machineTotal: 0 },
   });
   return {
     blobBytes: blob,
@@ -166,9 +167,10 @@ function syntheticLan(hosts: number, cpuScale = 1): LanBurstFigures {
         hosts,
         repeats: 1,
         variants: [
-          { variant: 'rendezvous', medianSeconds: 2, samples: [sample(2, [sidecar(0, 0, 3 * blob, 2), { ...sidecar(0, 0, 0, 2), fetches: 0, cpuSeconds: idle * 2 }, { ...sidecar(0, 0, 0, 2), fetches: 0, cpuSeconds: idle * 2 }], 0.5)] },
+          { variant: 'rendezvous', medianSeconds: 2, samples: [sample(2, [sidecar(0, 0, 3 * blob, 2), still(2), still(2)], 0.5)] },
           { variant: 'spread', medianSeconds: 4, samples: [sample(4, [sidecar(2 * blob, 0, blob, 4), sidecar(0, blob, blob, 4), sidecar(0, blob, blob, 4)], 0.1)] },
           { variant: 'local', medianSeconds: 5, samples: [sample(5, [sidecar(blob, 0, blob, 5), sidecar(blob, blob, blob, 5), sidecar(0, blob, blob, 5)], 0.2)] },
+          { variant: 'off', medianSeconds: 1.5, samples: [sample(1.5, [], 0.3, 3 * blob * 1e-9)] },
         ],
       },
     ],
@@ -199,19 +201,19 @@ describe('testbed costs', () => {
     expect(fit[0]).toBeCloseTo((1.9 + 8 + 17.7) / 14, 9);
   });
 
-  it('fits per-byte sidecar costs and the load of taking part or idling across bursts, and takes the other work per policy', () => {
-    const [send, receive, serve, background, idle] = COSTS;
+  it('takes a sidecar\'s load from the sidecars that moved nothing, fits its per-byte costs over the others, and takes the clients\' cost and other work per policy', () => {
+    const [send, receive, serve, load] = COSTS;
     const lan = syntheticLan(3);
     const [costs] = testbedCosts(lan, 'now');
     expect(costs!.hosts).toBe(3);
     expect(costs!.p2pSend).toBeCloseTo(send, 15);
     expect(costs!.p2pReceive).toBeCloseTo(receive, 15);
     expect(costs!.httpServe).toBeCloseTo(serve, 15);
-    expect(costs!.activeSidecarCores).toBeCloseTo(background, 9);
-    expect(costs!.idleSidecarCores).toBeCloseTo(idle, 9);
+    expect(costs!.sidecarCores).toBeCloseTo(load, 12);
     expect(costs!.clientReceiveFromSidecar).toBeCloseTo(3e-9, 15);
-    expect(costs!.otherCores).toEqual({ rendezvous: 0.5, spread: expect.closeTo(0.1, 9), local: expect.closeTo(0.2, 9) });
-    expect(costs!.observations).toBe(9);
+    expect(costs!.clientReceiveFromEdge).toBeCloseTo(1e-9, 15);
+    expect(costs!.otherCores).toEqual({ rendezvous: 0.5, spread: expect.closeTo(0.1, 9), local: expect.closeTo(0.2, 9), off: expect.closeTo(0.3, 9) });
+    expect(costs!.observations).toBe(7);
   });
 
   it('held out: each host count is predicted from the other host counts\' bursts only', () => {
@@ -222,7 +224,7 @@ describe('testbed costs', () => {
     const predicted = (rows: ValidationRow[], hosts: number) => rows.filter((r) => r.hosts === hosts).map((r) => r.predictedSeconds);
     const heldOutCheap = validateHeldOut(DEFAULT_CALIBRATION, cheap);
     const heldOutDear = validateHeldOut(DEFAULT_CALIBRATION, dear);
-    expect(heldOutCheap.filter((r) => r.hosts === 6).map((r) => r.fittedOn)).toEqual([[3], [3], [3]]);
+    expect(heldOutCheap.filter((r) => r.hosts === 6).map((r) => r.fittedOn)).toEqual([[3], [3], [3], [3]]);
     // The 6-host bursts' own CPU figures do not move their held-out predictions, only the 3-host ones.
     expect(predicted(heldOutDear, 6)).toEqual(predicted(heldOutCheap, 6));
     expect(predicted(heldOutDear, 3)).not.toEqual(predicted(heldOutCheap, 3));
@@ -231,15 +233,20 @@ describe('testbed costs', () => {
     expect(predicted(inSample(dear), 6)).not.toEqual(predicted(inSample(cheap), 6));
   });
 
-  it('charges the testbed one sidecar taking part under rendezvous, every one under spread, none under off', () => {
-    const costs: TestbedCosts = { hosts: 4, measuredAt: 'now', p2pSend: 3e-9, p2pReceive: 5e-9, httpServe: 1e-9, activeSidecarCores: 0.1, idleSidecarCores: 0.01, clientReceiveFromSidecar: 2e-9, otherCores: { spread: 0.3 }, observations: 12 };
+  it('charges the testbed every host\'s sidecar load with sidecars, none under off, and the clients\' costs from the edge and from sidecars', () => {
+    const costs: TestbedCosts = { hosts: 4, measuredAt: 'now', p2pSend: 3e-9, p2pReceive: 5e-9, httpServe: 1e-9, sidecarCores: 0.02, clientReceiveFromSidecar: 2e-9, clientReceiveFromEdge: 4e-9, otherCores: { spread: 0.3 }, observations: 12 };
     const cal = { ...DEFAULT_CALIBRATION, testbed: [costs] };
-    expect(testbedInputs(cal, 4, 'rendezvous').testbed!.sidecarBackgroundCores).toBeCloseTo(0.1 + 3 * 0.01, 12);
+    expect(testbedInputs(cal, 4, 'rendezvous').testbed!.sidecarBackgroundCores).toBeCloseTo(4 * 0.02, 12);
     const spread = testbedInputs(cal, 4, 'spread');
-    expect(spread.testbed!.sidecarBackgroundCores).toBeCloseTo(0.4, 12);
+    expect(spread.testbed!.sidecarBackgroundCores).toBeCloseTo(4 * 0.02, 12);
     expect(spread.testbed!.otherCores).toBe(0.3);
     expect(spread.sidecarCosts).toEqual({ p2pSend: 3e-9, p2pReceive: 5e-9, httpServe: 1e-9, edgeReceive: 1e-9 });
-    expect(testbedInputs(cal, 4, 'off').testbed!.sidecarBackgroundCores).toBe(0);
+    expect([spread.testbed!.clientReceive, spread.testbed!.clientReceiveFromSidecar]).toEqual([4e-9, 2e-9]);
+    const off = testbedInputs(cal, 4, 'off');
+    expect(off.testbed!.sidecarBackgroundCores).toBe(0);
+    expect(off.testbed!.clientReceive).toBe(4e-9);
+    // A run without an `off` burst: a client reading from the edge costs what the many-client direct rate says.
+    expect(testbedInputs({ ...cal, testbed: [{ ...costs, clientReceiveFromEdge: undefined }] }, 4, 'off').testbed!.clientReceive).toBeCloseTo(1 / (DEFAULT_CALIBRATION.lanClientsMBps.value * MB), 15);
     // No costs measured for 5 hosts: the single-stream figures, nothing taken from the machine.
     const other = testbedInputs(cal, 5, 'spread');
     expect(other.sidecarCosts.p2pSend).toBeCloseTo(1 / (DEFAULT_CALIBRATION.p2pMBps.value * MB), 15);
