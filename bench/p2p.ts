@@ -19,6 +19,7 @@ import { StreamReader } from '../sidecar/p2p/stream-io.js';
 import { rawTcpSeconds, spawnSender } from './raw-tcp.js';
 import { makeBlobFile, makeTempDir, putBlobFile, removeDir, rssOf, startSidecar, stopAll, waitFor, type SidecarProcess } from '../test/helpers/sidecar-cluster.js';
 import { median } from './median.js';
+import { ticksOf, TICKS_PER_SECOND } from './lan-burst-cpu.js';
 import { fillFanOut, type FillFanOutFigures } from './p2p-fill-fanout.js';
 import { SOURCE_HEADER } from '../workers/shared/http/headers.js';
 
@@ -45,6 +46,8 @@ export interface P2pBenchFigures {
   rawTcpMBps: number;
   rawLibp2pMBps: number;
   sidecarP2pMBps: number;
+  /** Core milliseconds per MB (10^6 bytes) of the rounds, median: the sender's, and the receiver's (which streams the blob on to its client over HTTP). */
+  sidecarP2pCpuMsPerMB: { send: number; receive: number };
   sidecarVsLibp2p: number;
   sidecarVsTcp: number;
   libp2pVsTcp: number;
@@ -143,6 +146,20 @@ async function seed(sender: SidecarProcess, receiver: SidecarProcess, blob: { pa
   }, { timeoutMs: 20_000, what: 'provider record' });
 }
 
+interface RoundCpu {
+  sendMsPerMB: number;
+  receiveMsPerMB: number;
+}
+
+/** `move`, and what it cost each sidecar's process in CPU per MB of `size` (/proc ticks). */
+async function withCpu<T>(sender: SidecarProcess, receiver: SidecarProcess, size: number, move: () => Promise<T>): Promise<{ result: T; cpu: RoundCpu }> {
+  const ticks = () => [sender, receiver].map((s) => ticksOf([s.child.pid as number]));
+  const before = ticks();
+  const result = await move();
+  const [send, receive] = ticks().map((after, i) => ((after - before[i]!) / TICKS_PER_SECOND) * 1000 / (size / 1e6)) as [number, number];
+  return { result, cpu: { sendMsPerMB: send, receiveMsPerMB: receive } };
+}
+
 /**
  * A GET makes the receiver fetch the blob over P2P while it streams it on (lookup + transfer +
  * verify, whose last bytes come only after the digest check); the body is counted and dropped.
@@ -237,6 +254,7 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
     const tcpRounds: number[] = [];
     const libp2pRounds: number[] = [];
     const sidecarRounds: number[] = [];
+    const roundsCpu: RoundCpu[] = [];
     const roundsMBps = await withSidecarPair(async ({ sender, receiver, work }) => {
       const blobs = [];
       for (let r = 0; r < rounds; r++) {
@@ -249,7 +267,10 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
         log(`round ${r + 1}/${rounds}: raw TCP, raw noise+yamux, sidecar P2P (${Math.round(roundSize / MB)} MiB each)`);
         tcpRounds.push(roundSize / MB / (await rawTcpSeconds(roundSize)));
         libp2pRounds.push(await rawLibp2p(roundSize));
-        sidecarRounds.push(await p2pFetch(receiver, blobs[r]!.digest, roundSize));
+        const digest = blobs[r]!.digest;
+        const round = await withCpu(sender, receiver, roundSize, () => p2pFetch(receiver, digest, roundSize));
+        sidecarRounds.push(round.result);
+        roundsCpu.push(round.cpu);
       }
       return sidecarRounds;
     }, bundle);
@@ -274,6 +295,7 @@ export async function runP2pBench(options: P2pBenchOptions = {}): Promise<P2pBen
       rawTcpMBps: Math.round(tcp),
       rawLibp2pMBps: Math.round(lp),
       sidecarP2pMBps: Math.round(sc),
+      sidecarP2pCpuMsPerMB: { send: round2(median(roundsCpu.map((c) => c.sendMsPerMB))), receive: round2(median(roundsCpu.map((c) => c.receiveMsPerMB))) },
       sidecarVsLibp2p: round2(sc / lp),
       sidecarVsTcp: round2(sc / tcp),
       libp2pVsTcp: round2(lp / tcp),

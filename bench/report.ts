@@ -644,6 +644,7 @@ function p2pMarkdown(p: P2pBenchFigures): string {
         ['raw TCP / raw noise+yamux / sidecar P2P (median MB/s)', `${p.rawTcpMBps} / ${p.rawLibp2pMBps} / ${p.sidecarP2pMBps}`],
         ['per round (MB/s)', `TCP ${p.perRound.rawTcpMBps.join(' ')}; noise+yamux ${p.perRound.rawLibp2pMBps.join(' ')}; sidecar ${p.perRound.sidecarP2pMBps.join(' ')}`],
         ['sidecar / noise+yamux, sidecar / TCP', `${p.sidecarVsLibp2p} , ${p.sidecarVsTcp}`],
+        ['sidecar CPU per MB moved: sender / receiver streaming it on (ms, median)', `${p.sidecarP2pCpuMsPerMB.send} / ${p.sidecarP2pCpuMsPerMB.receive}`],
         [`big blob (${(p.sizeBytes / 2 ** 20).toFixed(0)} MiB) P2P / bridge serve`, `${p.bigBlobP2pMBps} / ${p.sidecarBridgeServeMBps} MB/s`],
         ['peak RSS sender / receiver; idle (tsx / bundle)', `${p.senderPeakRssMB} / ${p.receiverPeakRssMB} MB; ${p.idleRssTsxMB} / ${p.idleRssBundleMB} MB`],
         ...(p.fillFanOut

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { median } from '../median.js';
 import type { SuiteSections } from '../report.js';
-import { isTestbedCosts, testbedCosts, type TestbedCosts } from './testbed-costs.js';
+import { isTestbedCosts, testbedCosts, type EdgeCosts, type TestbedCosts } from './testbed-costs.js';
 
 // The model's per-component rates and latencies, each taken from a bench section's figures.
 // `npm run bench` writes them to bench/out/calibration.json; a section that did not run keeps the
@@ -20,7 +20,8 @@ export const FIGURES = [
   'edgeFirstByteMs',
   'r2PutMBps',
   'upstreamMBps',
-  'p2pMBps',
+  'p2pSendMsPerMB',
+  'p2pReceiveMsPerMB',
   'sidecarHttpMBps',
   'dhtProvideMs',
   'dhtFindFirstMs',
@@ -39,7 +40,7 @@ export type Calibration = Record<FigureName, Figure> & {
   testbed?: TestbedCosts[];
 };
 
-type Measured = Partial<Record<FigureName, [number, string]>> & { testbed?: (at: string) => TestbedCosts[] };
+type Measured = Partial<Record<FigureName, [number, string]>> & { testbed?: (at: string, cal: Calibration) => TestbedCosts[] };
 
 /** The figures `sections` measured (undefined where a section did not run). */
 export function measuredFigures(sections: SuiteSections, cores: number): Measured {
@@ -54,7 +55,8 @@ export function measuredFigures(sections: SuiteSections, cores: number): Measure
   }
   const p2p = sections.p2p.figures;
   if (p2p) {
-    out.p2pMBps = [p2p.sidecarP2pMBps, 'p2p: sidecar-to-sidecar throughput (median)'];
+    out.p2pSendMsPerMB = [p2p.sidecarP2pCpuMsPerMB.send, 'p2p: sender CPU per MB moved (median)'];
+    out.p2pReceiveMsPerMB = [p2p.sidecarP2pCpuMsPerMB.receive, 'p2p: receiver CPU per MB moved and streamed on to its client (median)'];
     out.sidecarHttpMBps = [p2p.sidecarBridgeServeMBps, 'p2p: bridge serving a stored blob'];
     out.dhtProvideMs = [p2p.dht.provideMs.median, 'p2p: DHT provide (median)'];
     out.dhtFindFirstMs = [p2p.dht.findFirstProviderMs.median, 'p2p: DHT find first provider (median)'];
@@ -73,10 +75,13 @@ export function measuredFigures(sections: SuiteSections, cores: number): Measure
     const bursts = lan.byHosts.flatMap((h) => h.variants.filter((v) => v.variant === 'direct').map((v) => ({ hosts: h.hosts, seconds: v.medianSeconds })));
     const most = bursts.sort((a, b) => b.hosts - a.hosts)[0];
     if (most) out.lanClientsMBps = [(most.hosts * lan.blobBytes) / 1e6 / most.seconds, `lan: ${most.hosts} clients direct from the upstream at once (median)`];
-    out.testbed = (at) => testbedCosts(lan, at);
+    out.testbed = (at, cal) => testbedCosts(lan, at, edgeCosts(cal));
   }
   return out;
 }
+
+/** The edge's core seconds per byte served (one thread at its warm rate), and one cold pull's first byte. */
+export const edgeCosts = (cal: Calibration): EdgeCosts => ({ serve: 1 / (cal.edgeServeMBps.value * 1e6), coldFirstByteSeconds: cal.lanColdFirstByteMs.value / 1000 });
 
 /** This run's figures over `previous` (or the defaults). */
 export function calibrate(measured: Measured, at: string, previous: Calibration = DEFAULT_CALIBRATION): Calibration {
@@ -85,18 +90,21 @@ export function calibrate(measured: Measured, at: string, previous: Calibration 
     const figure = measured[name];
     if (figure && Number.isFinite(figure[0]) && figure[0] > 0) out[name] = { value: figure[0], measuredAt: at, source: figure[1] };
   }
-  const testbed = measured.testbed?.(at) ?? [];
+  const testbed = measured.testbed?.(at, out) ?? [];
   if (testbed.length) out.testbed = [...(previous.testbed ?? []).filter((t) => !testbed.some((n) => n.hosts === t.hosts)), ...testbed].sort((a, b) => a.hosts - b.hosts);
   return out;
 }
 
-/** The calibration in `file`, else the defaults. Throws on a file that is not one. */
+/**
+ * The calibration in `file`, else the defaults. A figure the file lacks (an older version wrote it)
+ * is the default's. Throws on a file that is not one.
+ */
 export function readCalibration(file: string | undefined): Calibration {
   if (file === undefined || !existsSync(file)) return DEFAULT_CALIBRATION;
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<Calibration>;
+  const parsed = { ...DEFAULT_CALIBRATION, ...(JSON.parse(readFileSync(file, 'utf8')) as Partial<Calibration>) };
   for (const name of FIGURES) {
     const figure = parsed[name];
-    if (!figure || typeof figure.value !== 'number' || !(figure.value > 0)) throw new Error(`${file}: ${name} is missing or not a positive number`);
+    if (typeof figure?.value !== 'number' || !(figure.value > 0)) throw new Error(`${file}: ${name} is not a positive number`);
   }
   if (parsed.testbed !== undefined && !Array.isArray(parsed.testbed)) throw new Error(`${file}: testbed is not a list`);
   // Entries another version of the fit wrote are left out: the validation then uses the single-stream figures.
@@ -109,7 +117,8 @@ export const DEFAULT_CALIBRATION: Calibration = {
   edgeFirstByteMs: { value: 5.393, measuredAt: '2026-12-01T22:56:57.274Z', source: 'edge: warm first byte (median)' },
   r2PutMBps: { value: 53.83, measuredAt: '2026-12-01T22:56:57.274Z', source: 'edge: local R2 put ceiling (median)' },
   upstreamMBps: { value: 1534, measuredAt: '2026-12-01T22:56:57.274Z', source: 'edge: upstream served directly (median)' },
-  p2pMBps: { value: 126, measuredAt: '2026-12-01T22:56:57.274Z', source: 'p2p: sidecar-to-sidecar throughput (median)' },
+  p2pSendMsPerMB: { value: 4.4, measuredAt: 'PLACEHOLDER', source: 'p2p: sender CPU per MB moved (median)' },
+  p2pReceiveMsPerMB: { value: 9.4, measuredAt: 'PLACEHOLDER', source: 'p2p: receiver CPU per MB moved and streamed on to its client (median)' },
   sidecarHttpMBps: { value: 727, measuredAt: '2026-12-01T22:56:57.274Z', source: 'p2p: bridge serving a stored blob' },
   dhtProvideMs: { value: 379, measuredAt: '2026-12-01T22:56:57.274Z', source: 'p2p: DHT provide (median)' },
   dhtFindFirstMs: { value: 1, measuredAt: '2026-12-01T22:56:57.274Z', source: 'p2p: DHT find first provider (median)' },

@@ -69,10 +69,10 @@ function testbedMarkdown(costs: TestbedCosts[]): string {
   if (costs.length === 0) return 'Testbed CPU costs: not measured (a run before the LAN bench recorded CPU times); the testbed is modelled with the single-stream figures above.';
   const perMB = (secondsPerByte: number) => (secondsPerByte * 1e6 * 1000).toFixed(2);
   return [
-    "Testbed CPU costs, from the CPU time of every process over each burst (/proc) and each sidecar's bytes moved: the cores a running sidecar uses whatever it moves (median of the sidecars that moved nothing), and core milliseconds per MB at a sidecar, sending and receiving over P2P and serving HTTP, in one fit over every sidecar that moved bytes in every burst (never one burst alone); both the same at every host count. Per host count: what a client reading from a sidecar (the host forwarders included) or from the edge costs the bench process per byte, and the cores other work on the machine took during the bursts (medians).",
+    "Testbed CPU costs, from the CPU time of every process over each burst (/proc) and each sidecar's bytes moved: the cores a running sidecar uses whatever it moves (median of the sidecars that moved nothing), and core milliseconds per MB at a sidecar, sending and receiving over P2P and serving HTTP, in one fit over every sidecar that moved bytes in every burst (never one burst alone); both the same at every host count. Per host count: what a client reading from a sidecar (the host forwarders included) or from the edge costs the bench process per byte, what the edge's thread spends on a burst besides serving and the cold first-byte wait (its fill and the sidecars' requests) per byte of the blob, and the cores other work on the machine took during the bursts (medians).",
     '',
     table(
-      ['hosts', 'P2P send (ms/MB)', 'P2P receive (ms/MB)', 'HTTP serve (ms/MB)', 'per sidecar (cores)', 'client from sidecar / edge (ms/MB)', 'other work (cores)', 'sidecars that moved bytes (all host counts)', 'measured'],
+      ['hosts', 'P2P send (ms/MB)', 'P2P receive (ms/MB)', 'HTTP serve (ms/MB)', 'per sidecar (cores)', 'client from sidecar / edge (ms/MB)', 'edge fill (ms/MB)', 'other work (cores)', 'sidecars that moved bytes (all host counts)', 'measured'],
       costs.map((c) => [
         c.hosts,
         perMB(c.p2pSend),
@@ -80,6 +80,7 @@ function testbedMarkdown(costs: TestbedCosts[]): string {
         perMB(c.httpServe),
         c.sidecarCores.toFixed(3),
         `${perMB(c.clientReceiveFromSidecar)} / ${c.clientReceiveFromEdge === undefined ? '–' : perMB(c.clientReceiveFromEdge)}`,
+        c.edgeFill === undefined ? '–' : perMB(c.edgeFill),
         POLICIES.filter((p) => c.otherCores[p] !== undefined).map((p) => `${p} ${c.otherCores[p]!.toFixed(2)}`).join(', '),
         c.observations,
         c.measuredAt.slice(0, 16),

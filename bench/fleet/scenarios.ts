@@ -1,4 +1,4 @@
-import type { Calibration } from './calibration.js';
+import { edgeCosts, type Calibration } from './calibration.js';
 import type { TestbedCosts } from './testbed-costs.js';
 import { DEFAULT_MAX_PEER_STREAMS, type FleetInputs, type Policy } from './inputs.js';
 
@@ -11,11 +11,14 @@ const MiB = 1024 * 1024;
 const PIECE_MIN_BYTES = 8 * MiB;
 const LAN_RTT_S = 0.0005;
 
-/** Sidecar costs: at each end one core per byte at the measured single-stream rate. */
+/**
+ * Sidecar costs per byte, as two sidecars alone on the machine cost (the p2p section): the receiver's
+ * figure includes streaming the blob on to its client, so serving is taken out of it.
+ */
 function sidecarCosts(cal: Calibration): FleetInputs['sidecarCosts'] {
-  const p2p = 1 / (cal.p2pMBps.value * MB);
   const http = 1 / (cal.sidecarHttpMBps.value * MB);
-  return { p2pSend: p2p, p2pReceive: p2p, httpServe: http, edgeReceive: http };
+  const perMB = (figure: { value: number }) => figure.value / 1000 / MB;
+  return { p2pSend: perMB(cal.p2pSendMsPerMB), p2pReceive: Math.max(0, perMB(cal.p2pReceiveMsPerMB) - http), httpServe: http, edgeReceive: http };
 }
 
 function dht(cal: Calibration): FleetInputs['dht'] {
@@ -24,21 +27,23 @@ function dht(cal: Calibration): FleetInputs['dht'] {
 
 /**
  * The LAN bench: `hosts` simulated hosts in one site on one machine, one cold blob. Loopback has no
- * NIC or WAN limit; what is shared is the machine's cores, the edge's one thread (its fill runs at the
- * measured cold-pull rate), and the bench process that runs every client. With the testbed's CPU
- * costs for this host count (testbed-costs.ts) the sidecars and clients cost what they cost there,
- * and the cores other work took are not the burst's; without, the single-stream figures.
+ * NIC or WAN limit; what is shared is the machine's cores, the edge's one thread, and the bench process
+ * that runs every client. With the testbed's CPU costs for this host count (testbed-costs.ts) the
+ * sidecars, the clients and the edge's fill cost what they cost there (the fill runs as fast as the
+ * edge's thread lets it), and the cores other work took are not the burst's; without, the single-
+ * stream figures, and the fill at the measured cold-pull rate.
  */
 export function testbedInputs(cal: Calibration, hosts: number, policy: Policy): FleetInputs {
-  const cold = cal.lanColdMBps.value * MB;
   const costs = cal.testbed?.find((c) => c.hosts === hosts);
+  const cold = cal.lanColdMBps.value * MB;
+  const edgeFill = costs?.edgeFill ?? 1 / cold;
   const clientReceive = costs?.clientReceiveFromEdge ?? 1 / (cal.lanClientsMBps.value * MB);
   return {
     sites: [{ hosts, wanBytesPerSec: Infinity, rttSeconds: cal.edgeFirstByteMs.value / 1000 }],
     layers: [cal.lanBlobBytes.value],
     hostNicBytesPerSec: Infinity,
     hostDiskBytesPerSec: Infinity,
-    edge: { perRequestBytesPerSec: Infinity, egressBytesPerSec: Infinity, r2PutBytesPerSec: cold, pieceMinBytes: PIECE_MIN_BYTES, leaseSeconds: cal.leaseMs.value / 1000 },
+    edge: { perRequestBytesPerSec: Infinity, egressBytesPerSec: Infinity, r2PutBytesPerSec: costs?.edgeFill ? Infinity : cold, pieceMinBytes: PIECE_MIN_BYTES, leaseSeconds: cal.leaseMs.value / 1000 },
     upstream: { bytesPerSec: Infinity, rttSeconds: cal.lanColdFirstByteMs.value / 1000 },
     policy,
     maxPeerStreams: DEFAULT_MAX_PEER_STREAMS,
@@ -51,8 +56,8 @@ export function testbedInputs(cal: Calibration, hosts: number, policy: Policy): 
     seed: 1,
     testbed: {
       cores: cal.cores.value,
-      edgeServe: 1 / (cal.edgeServeMBps.value * MB),
-      edgeFill: 1 / cold,
+      edgeServe: edgeCosts(cal).serve,
+      edgeFill,
       clientReceive,
       clientReceiveFromSidecar: costs?.clientReceiveFromSidecar ?? clientReceive,
       clientStreamBytesPerSec: cal.lanClientMBps.value * MB,

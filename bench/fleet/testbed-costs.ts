@@ -23,6 +23,8 @@ export interface TestbedCosts {
   /** Core seconds per byte in the bench process for a client reading from a sidecar (the host forwarders included), and from the edge. */
   clientReceiveFromSidecar: number;
   clientReceiveFromEdge?: number;
+  /** Core seconds per byte of the blob the edge's thread spends on a burst besides serving: the fill from the upstream, and the sidecars' requests. */
+  edgeFill?: number;
   /** Cores other work on the machine took during the bursts, median per policy. */
   otherCores: Partial<Record<Policy, number>>;
   /** Sidecars that moved bytes (sidecars × bursts, all host counts) behind the per-byte fit. */
@@ -36,15 +38,23 @@ export function isTestbedCosts(value: unknown): value is TestbedCosts {
   return typeof v === 'object' && v !== null && NUMBERS.every((name) => Number.isFinite(v[name])) && typeof v.otherCores === 'object' && v.otherCores !== null;
 }
 
+/** The edge's core seconds per byte served, and the first byte of one cold pull (s): from the calibration. */
+export interface EdgeCosts {
+  serve: number;
+  coldFirstByteSeconds: number;
+}
+
 type Variant = LanBurstFigures['byHosts'][number]['variants'][number];
 const withCpu = (variant: Variant | undefined) => variant?.samples.filter((s) => s.cpu) ?? [];
 
 /**
  * The costs of every host count the LAN bench ran with CPU figures; none for older runs. A sidecar's
  * CPU seconds ≈ the burst's seconds at `sidecarCores`, plus its bytes sent, received and served each at
- * its cost per byte (non-negative least squares over every sidecar that moved bytes).
+ * its cost per byte (non-negative least squares over every sidecar that moved bytes). In every
+ * burst the edge fills the blob once: its CPU less the bytes it served and the cold first-byte wait,
+ * through which its thread is busy too (the model counts that wait apart), is the fill's (median).
  */
-export function testbedCosts(lan: LanBurstFigures, measuredAt: string): TestbedCosts[] {
+export function testbedCosts(lan: LanBurstFigures, measuredAt: string, edge: EdgeCosts): TestbedCosts[] {
   const counts = lan.byHosts
     .map((byHosts) => ({ byHosts, samples: byHosts.variants.filter((v) => REDIRECTS.includes(v.variant)).flatMap(withCpu).filter((s) => s.sidecars) }))
     .filter((c) => c.samples.length > 0);
@@ -73,6 +83,8 @@ export function testbedCosts(lan: LanBurstFigures, measuredAt: string): TestbedC
     }
     const clientCost = (of: typeof samples) => median(of.map((s) => s.cpu!.bench / (byHosts.hosts * lan.blobBytes)));
     const off = withCpu(byHosts.variants.find((v) => v.variant === 'off'));
+    const fills = [...off, ...samples].filter((s) => s.edgeServedBytes !== undefined);
+    const edgeFill = fills.length ? median(fills.map((s) => (s.cpu!.edge - edge.coldFirstByteSeconds - s.edgeServedBytes! * edge.serve) / lan.blobBytes)) : 0;
     return {
       hosts: byHosts.hosts,
       measuredAt,
@@ -82,6 +94,7 @@ export function testbedCosts(lan: LanBurstFigures, measuredAt: string): TestbedC
       sidecarCores,
       clientReceiveFromSidecar: clientCost(samples),
       ...(off.length ? { clientReceiveFromEdge: clientCost(off) } : {}),
+      ...(edgeFill > 0 ? { edgeFill } : {}),
       otherCores,
       observations: moved.length,
     };

@@ -1,5 +1,5 @@
 import type { LanBurstFigures } from '../lan-burst.js';
-import type { Calibration } from './calibration.js';
+import { edgeCosts, type Calibration } from './calibration.js';
 import { POLICIES, type Policy } from './inputs.js';
 import { runFleet } from './run-fleet.js';
 import { testbedInputs } from './scenarios.js';
@@ -39,7 +39,7 @@ export function validate(cal: Calibration, lan: LanBurstFigures): ValidationRow[
 export function validateHeldOut(cal: Calibration, lan: LanBurstFigures): ValidationRow[] {
   return lan.byHosts.flatMap((byHosts) => {
     const others = lan.byHosts.filter((b) => b.hosts !== byHosts.hosts);
-    const fitted = testbedCosts({ ...lan, byHosts: others }, 'held out');
+    const fitted = testbedCosts({ ...lan, byHosts: others }, 'held out', edgeCosts(cal));
     const nearest = [...fitted].sort((a, b) => Math.abs(a.hosts - byHosts.hosts) - Math.abs(b.hosts - byHosts.hosts))[0];
     if (!nearest) return [];
     const heldOut: Calibration = { ...cal, testbed: [{ ...nearest, hosts: byHosts.hosts }] };

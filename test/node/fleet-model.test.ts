@@ -1,17 +1,19 @@
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pieceBytesFor } from '../../bench/fleet/edge.js';
 import type { FleetInputs, Policy } from '../../bench/fleet/inputs.js';
 import { runFleet } from '../../bench/fleet/run-fleet.js';
 import { allocate, Resource, type SharedFlow } from '../../bench/fleet/sharing.js';
-import { DEFAULT_CALIBRATION } from '../../bench/fleet/calibration.js';
+import { DEFAULT_CALIBRATION, readCalibration } from '../../bench/fleet/calibration.js';
 import { testbedInputs } from '../../bench/fleet/scenarios.js';
-import { nonNegativeLeastSquares, testbedCosts, type TestbedCosts } from '../../bench/fleet/testbed-costs.js';
+import { nonNegativeLeastSquares, testbedCosts, type EdgeCosts, type TestbedCosts } from '../../bench/fleet/testbed-costs.js';
 import { validate, validateHeldOut, type ValidationRow } from '../../bench/fleet/validation.js';
 import type { LanBurstFigures } from '../../bench/lan-burst.js';
 import { REPO_ROOT } from '../../scripts/edge-launcher.js';
+import { makeTempDir, removeDir } from '../helpers/sidecar-cluster.js';
 
 // The fleet model (bench/fleet/) against cases with closed-form answers. Latencies are zero and every
 // link but the hosts' NICs is unlimited, so the answer is bytes over rates plus the cut-through lag.
@@ -137,6 +139,9 @@ describe('fleet model: the testbed machine', () => {
 const BURST_BLOB = 100 * MB;
 /** Per-byte send, receive and serve costs, and the cores a sidecar uses whatever it moves. */
 const COSTS: [number, number, number, number] = [8e-9, 6e-9, 2e-9, 0.004];
+/** The edge's serving cost and cold first byte as the calibration gives them, and its fill per byte. */
+const EDGE: EdgeCosts = { serve: 1e-9, coldFirstByteSeconds: 0.2 };
+const EDGE_FILL = 5e-9;
 
 /** LAN bursts of `hosts` hosts whose sidecars cost COSTS (times `cpuScale`), as the LAN bench records them. */
 function syntheticLan(hosts: number, cpuScale = 1): LanBurstFigures {
@@ -151,14 +156,15 @@ function syntheticLan(hosts: number, cpuScale = 1): LanBurstFigures {
     busyAnswers: 0,
   });
   const still = (seconds: number) => ({ ...sidecar(0, 0, 0, seconds), fetches: 0, cpuSeconds: load * seconds });
-  const sample = (seconds: number, sidecars: ReturnType<typeof sidecar>[], other: number, bench = 3 * blob * 3e-9) => ({
+  const sample = (seconds: number, sidecars: ReturnType<typeof sidecar>[], other: number, edgeServed = blob, bench = 3 * blob * 3e-9) => ({
     seconds,
     upstreamGets: 1,
     upstreamBytes: blob,
+    edgeServedBytes: edgeServed,
     redirected: 3,
     failedClients: 0,
     ...(sidecars.length ? { sidecars } : {}),
-    cpu: { sidecars: 0, perSidecar: [], edge: 0, bench, registry: 0, other: other * seconds, otherTop: '', machineBusy: 0, machineTotal: 0 },
+    cpu: { sidecars: 0, perSidecar: [], edge: EDGE.coldFirstByteSeconds + EDGE_FILL * cpuScale * blob + EDGE.serve * edgeServed, bench, registry: 0, other: other * seconds, otherTop: '', machineBusy: 0, machineTotal: 0 },
   });
   return {
     blobBytes: blob,
@@ -170,7 +176,7 @@ function syntheticLan(hosts: number, cpuScale = 1): LanBurstFigures {
           { variant: 'rendezvous', medianSeconds: 2, samples: [sample(2, [sidecar(0, 0, 3 * blob, 2), still(2), still(2)], 0.5)] },
           { variant: 'spread', medianSeconds: 4, samples: [sample(4, [sidecar(2 * blob, 0, blob, 4), sidecar(0, blob, blob, 4), sidecar(0, blob, blob, 4)], 0.1)] },
           { variant: 'local', medianSeconds: 5, samples: [sample(5, [sidecar(blob, 0, blob, 5), sidecar(blob, blob, blob, 5), sidecar(0, blob, blob, 5)], 0.2)] },
-          { variant: 'off', medianSeconds: 1.5, samples: [sample(1.5, [], 0.3, 3 * blob * 1e-9)] },
+          { variant: 'off', medianSeconds: 1.5, samples: [sample(1.5, [], 0.3, hosts * blob, 3 * blob * 1e-9)] },
         ],
       },
     ],
@@ -201,10 +207,10 @@ describe('testbed costs', () => {
     expect(fit[0]).toBeCloseTo((1.9 + 8 + 17.7) / 14, 9);
   });
 
-  it('takes a sidecar\'s load from the sidecars that moved nothing, fits its per-byte costs over the others, and takes the clients\' cost and other work per policy', () => {
+  it('takes a sidecar\'s load from the sidecars that moved nothing, fits its per-byte costs over the others, and takes the clients\' and the edge\'s costs and other work per policy', () => {
     const [send, receive, serve, load] = COSTS;
     const lan = syntheticLan(3);
-    const [costs] = testbedCosts(lan, 'now');
+    const [costs] = testbedCosts(lan, 'now', EDGE);
     expect(costs!.hosts).toBe(3);
     expect(costs!.p2pSend).toBeCloseTo(send, 15);
     expect(costs!.p2pReceive).toBeCloseTo(receive, 15);
@@ -212,6 +218,8 @@ describe('testbed costs', () => {
     expect(costs!.sidecarCores).toBeCloseTo(load, 12);
     expect(costs!.clientReceiveFromSidecar).toBeCloseTo(3e-9, 15);
     expect(costs!.clientReceiveFromEdge).toBeCloseTo(1e-9, 15);
+    // The edge's CPU less its first-byte wait and the bytes it served (3 blobs under off, 1 otherwise).
+    expect(costs!.edgeFill).toBeCloseTo(EDGE_FILL, 15);
     expect(costs!.otherCores).toEqual({ rendezvous: 0.5, spread: expect.closeTo(0.1, 9), local: expect.closeTo(0.2, 9), off: expect.closeTo(0.3, 9) });
     expect(costs!.observations).toBe(7);
   });
@@ -229,12 +237,12 @@ describe('testbed costs', () => {
     expect(predicted(heldOutDear, 6)).toEqual(predicted(heldOutCheap, 6));
     expect(predicted(heldOutDear, 3)).not.toEqual(predicted(heldOutCheap, 3));
     // In sample, the costs are fitted over every burst, the predicted ones included.
-    const inSample = (lan: LanBurstFigures) => validate({ ...DEFAULT_CALIBRATION, testbed: testbedCosts(lan, 'now') }, lan);
+    const inSample = (lan: LanBurstFigures) => validate({ ...DEFAULT_CALIBRATION, testbed: testbedCosts(lan, 'now', EDGE) }, lan);
     expect(predicted(inSample(dear), 6)).not.toEqual(predicted(inSample(cheap), 6));
   });
 
-  it('charges the testbed every host\'s sidecar load with sidecars, none under off, and the clients\' costs from the edge and from sidecars', () => {
-    const costs: TestbedCosts = { hosts: 4, measuredAt: 'now', p2pSend: 3e-9, p2pReceive: 5e-9, httpServe: 1e-9, sidecarCores: 0.02, clientReceiveFromSidecar: 2e-9, clientReceiveFromEdge: 4e-9, otherCores: { spread: 0.3 }, observations: 12 };
+  it('charges the testbed every host\'s sidecar load with sidecars, none under off, the clients\' costs from the edge and from sidecars, and the edge\'s fill', () => {
+    const costs: TestbedCosts = { hosts: 4, measuredAt: 'now', p2pSend: 3e-9, p2pReceive: 5e-9, httpServe: 1e-9, sidecarCores: 0.02, clientReceiveFromSidecar: 2e-9, clientReceiveFromEdge: 4e-9, edgeFill: 6e-9, otherCores: { spread: 0.3 }, observations: 12 };
     const cal = { ...DEFAULT_CALIBRATION, testbed: [costs] };
     expect(testbedInputs(cal, 4, 'rendezvous').testbed!.sidecarBackgroundCores).toBeCloseTo(4 * 0.02, 12);
     const spread = testbedInputs(cal, 4, 'spread');
@@ -245,12 +253,40 @@ describe('testbed costs', () => {
     const off = testbedInputs(cal, 4, 'off');
     expect(off.testbed!.sidecarBackgroundCores).toBe(0);
     expect(off.testbed!.clientReceive).toBe(4e-9);
+    // The measured fill runs as fast as the edge's thread lets it: no cap at the cold-pull rate.
+    expect([off.testbed!.edgeFill, off.edge.r2PutBytesPerSec]).toEqual([6e-9, Infinity]);
     // A run without an `off` burst: a client reading from the edge costs what the many-client direct rate says.
     expect(testbedInputs({ ...cal, testbed: [{ ...costs, clientReceiveFromEdge: undefined }] }, 4, 'off').testbed!.clientReceive).toBeCloseTo(1 / (DEFAULT_CALIBRATION.lanClientsMBps.value * MB), 15);
-    // No costs measured for 5 hosts: the single-stream figures, nothing taken from the machine.
+    // No costs measured for 5 hosts: two lone sidecars' costs, nothing taken from the machine.
     const other = testbedInputs(cal, 5, 'spread');
-    expect(other.sidecarCosts.p2pSend).toBeCloseTo(1 / (DEFAULT_CALIBRATION.p2pMBps.value * MB), 15);
+    const http = 1 / (DEFAULT_CALIBRATION.sidecarHttpMBps.value * MB);
+    expect(other.sidecarCosts.p2pSend).toBeCloseTo(DEFAULT_CALIBRATION.p2pSendMsPerMB.value / 1000 / MB, 15);
+    // The receiver's figure streams the blob on to its client: the serving is not counted twice.
+    expect(other.sidecarCosts.p2pReceive).toBeCloseTo(DEFAULT_CALIBRATION.p2pReceiveMsPerMB.value / 1000 / MB - http, 15);
     expect(other.testbed!.sidecarBackgroundCores + other.testbed!.otherCores).toBe(0);
+    const cold = DEFAULT_CALIBRATION.lanColdMBps.value * MB;
+    expect([other.testbed!.edgeFill, other.edge.r2PutBytesPerSec]).toEqual([1 / cold, cold]);
+  });
+});
+
+describe('calibration file', () => {
+  let dir: string;
+  beforeAll(async () => (dir = await makeTempDir('fleet-calibration')));
+  afterAll(() => removeDir(dir));
+  let files = 0;
+  const written = async (content: unknown) => {
+    const file = path.join(dir, `${files++}.json`);
+    await writeFile(file, JSON.stringify(content));
+    return file;
+  };
+
+  it('takes a figure an older version did not write from the defaults, and refuses one that is not a positive number', async () => {
+    const { p2pSendMsPerMB: _, ...older } = { ...DEFAULT_CALIBRATION, r2PutMBps: { ...DEFAULT_CALIBRATION.r2PutMBps, value: 99 } };
+    const read = readCalibration(await written(older));
+    expect(read.r2PutMBps.value).toBe(99);
+    expect(read.p2pSendMsPerMB).toEqual(DEFAULT_CALIBRATION.p2pSendMsPerMB);
+    const bad = await written({ ...DEFAULT_CALIBRATION, p2pReceiveMsPerMB: { ...DEFAULT_CALIBRATION.p2pReceiveMsPerMB, value: -1 } });
+    expect(() => readCalibration(bad)).toThrow(/p2pReceiveMsPerMB is not a positive number/);
   });
 });
 
