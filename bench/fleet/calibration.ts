@@ -111,14 +111,14 @@ export function readCalibration(file: string | undefined): Calibration {
   return { ...parsed, testbed: parsed.testbed?.filter(isTestbedCosts) } as Calibration;
 }
 
-/** Measured on this machine (2 cores) by the `npm run bench` run of 2026-12-01: used when no calibration file exists. */
+/** Measured on this machine (2 cores) by the `npm run bench` runs of 2026-12-01 and (the P2P CPU figures) 2026-12-02: used when no calibration file exists. */
 export const DEFAULT_CALIBRATION: Calibration = {
   edgeServeMBps: { value: 1181, measuredAt: '2026-12-01T22:56:57.274Z', source: 'edge: warm blob throughput (median)' },
   edgeFirstByteMs: { value: 5.393, measuredAt: '2026-12-01T22:56:57.274Z', source: 'edge: warm first byte (median)' },
   r2PutMBps: { value: 53.83, measuredAt: '2026-12-01T22:56:57.274Z', source: 'edge: local R2 put ceiling (median)' },
   upstreamMBps: { value: 1534, measuredAt: '2026-12-01T22:56:57.274Z', source: 'edge: upstream served directly (median)' },
-  p2pSendMsPerMB: { value: 4.4, measuredAt: 'PLACEHOLDER', source: 'p2p: sender CPU per MB moved (median)' },
-  p2pReceiveMsPerMB: { value: 9.4, measuredAt: 'PLACEHOLDER', source: 'p2p: receiver CPU per MB moved and streamed on to its client (median)' },
+  p2pSendMsPerMB: { value: 5.18, measuredAt: '2026-12-02T15:07:35.708Z', source: 'p2p: sender CPU per MB moved (median)' },
+  p2pReceiveMsPerMB: { value: 8.27, measuredAt: '2026-12-02T15:07:35.708Z', source: 'p2p: receiver CPU per MB moved and streamed on to its client (median)' },
   sidecarHttpMBps: { value: 727, measuredAt: '2026-12-01T22:56:57.274Z', source: 'p2p: bridge serving a stored blob' },
   dhtProvideMs: { value: 379, measuredAt: '2026-12-01T22:56:57.274Z', source: 'p2p: DHT provide (median)' },
   dhtFindFirstMs: { value: 1, measuredAt: '2026-12-01T22:56:57.274Z', source: 'p2p: DHT find first provider (median)' },

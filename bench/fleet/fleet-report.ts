@@ -105,7 +105,7 @@ function heldOutMarkdown(rows: ValidationRow[]): string {
   return [
     `### Held-out validation: each host count predicted from the other host counts' bursts only (target: within ±${VALIDATION_TOLERANCE * 100}%)`,
     '',
-    "The rows above fit the testbed's CPU costs over every burst, the predicted ones included. Here no figure of the predicted bursts goes in: the sidecars' load and per-byte costs come from the other host counts' bursts, and so do the clients' cost and the other work on the machine (from the nearest host count). The single-pull baselines (one cold pull, one direct client) are the same in both.",
+    "The rows above fit the testbed's CPU costs over every burst, the predicted ones included. Here no figure of the predicted bursts goes in: the sidecars' load and per-byte costs come from the other host counts' bursts, and so do the clients' cost, the edge's fill and the other work on the machine (from the nearest host count). The single-pull baselines (one cold pull, one direct client) are the same in both.",
     '',
     validationTable(rows, true),
   ].join('\n');

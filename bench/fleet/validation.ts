@@ -33,8 +33,8 @@ export function validate(cal: Calibration, lan: LanBurstFigures): ValidationRow[
 
 /**
  * Each host count predicted from the other host counts' bursts: their sidecar costs, and the client
- * costs and other work of the nearest host count among them. None when the run measured one host
- * count only.
+ * costs, the edge's fill and the other work of the nearest host count among them. None when the run
+ * measured one host count only.
  */
 export function validateHeldOut(cal: Calibration, lan: LanBurstFigures): ValidationRow[] {
   return lan.byHosts.flatMap((byHosts) => {
